@@ -1,0 +1,154 @@
+/**
+ * `keywarden dev` (insecure local development server) and `keywarden server` (production mode).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { ConfigError, isLoopback, loadConfig, parseListenAddress, type ListenAddress } from '../config/config.js';
+import { createKeywarden, type Keywarden } from '../main.js';
+import { bootDevSeal, writeSecretFile } from '../seal/dev-seal.js';
+
+export const DEV_ROOT_TOKEN_FILE = 'dev-root-token';
+
+function makeLogger(level: string): Logger {
+  // Logs go to stderr so that stdout carries only what the command prints for people and scripts.
+  return pino(
+    {
+      level,
+      redact: { paths: ['req.headers.authorization', '*.token', '*.rootToken', '*.share', '*.plaintext'], censor: '[redacted]' },
+    },
+    pino.destination(2),
+  );
+}
+
+async function listen(kw: Keywarden, addr: ListenAddress, scheme: 'http' | 'https'): Promise<string> {
+  await kw.app.listen({ host: addr.host, port: addr.port });
+  const a = kw.app.server.address();
+  const port = typeof a === 'object' && a ? a.port : addr.port;
+  const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+  return `${scheme}://${host}:${port}`;
+}
+
+function stopOnSignals(kw: Keywarden, log: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: sealing and closing');
+    kw.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`Error: ${message}\n`);
+  process.exit(code);
+}
+
+export async function runDev(opts: { listen: string; dataDir: string; rootToken?: string; logLevel: string }): Promise<void> {
+  let addr: ListenAddress;
+  try {
+    addr = parseListenAddress(opts.listen);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (!isLoopback(addr.host)) {
+    fail(`dev mode refuses to listen on ${addr.host}: it is insecure and may only listen on a loopback address (127.0.0.1, ::1, localhost)`);
+  }
+  const dataDir = resolve(opts.dataDir);
+  const log = makeLogger(opts.logLevel);
+  const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log });
+  await bootDevSeal(kw.seal, dataDir);
+
+  let rootToken = opts.rootToken;
+  const tokenFile = join(dataDir, DEV_ROOT_TOKEN_FILE);
+  if (rootToken !== undefined) {
+    await kw.tokens.registerRootToken(rootToken, 'dev root token');
+  } else if (existsSync(tokenFile)) {
+    rootToken = readFileSync(tokenFile, 'utf8').trim();
+  } else {
+    rootToken = await kw.tokens.createRootToken('dev root token');
+    writeSecretFile(tokenFile, rootToken + '\n');
+  }
+
+  const url = await listen(kw, addr, 'http');
+  stopOnSignals(kw, log);
+  process.stdout.write(
+    [
+      '',
+      '  WARNING: dev mode is INSECURE. The unseal key and the root token are stored in plain files in',
+      `  ${dataDir}. Never use dev mode for real keys or real data.`,
+      '',
+      `  Data dir:   ${dataDir}`,
+      `  Seal:       dev (auto-unsealed)`,
+      `  Root token: ${rootToken}`,
+      '',
+      `  export KEYWARDEN_ADDR=${url}`,
+      `  export KEYWARDEN_TOKEN=${rootToken}`,
+      '',
+      `Listening on ${url}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+export async function runServer(configFile: string): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(configFile);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  const log = makeLogger(config.log?.level ?? 'info');
+  const tls = config.listen.tls;
+  let https: { cert: Buffer; key: Buffer } | undefined;
+  if ('certFile' in tls) {
+    try {
+      https = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+    } catch (e) {
+      fail(`cannot read the TLS certificate or key: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  } else {
+    log.warn('TLS is disabled: only acceptable behind a TLS-terminating proxy on the same host');
+  }
+  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, ...(https ? { https } : {}) });
+  const url = await listen(kw, parseListenAddress(config.listen.address), https ? 'https' : 'http');
+  stopOnSignals(kw, log);
+  const s = kw.seal.status();
+  log.info({ url, initialized: s.initialized, sealed: s.sealed }, 'keywarden started');
+  process.stdout.write(
+    `Keywarden ${s.initialized ? 'is sealed: unseal it with `keywarden operator unseal`' : 'is not initialized: run `keywarden operator init`'}\nListening on ${url}\n`,
+  );
+}
+
+/** Registers `keywarden dev` and `keywarden server`. */
+export function registerServerCommands(program: Command): void {
+  program
+    .command('dev')
+    .description('Start an INSECURE development server: SQLite, dev seal (auto-unseal), loopback only')
+    .option('--listen <host:port>', 'address to listen on (loopback only)', '127.0.0.1:8200')
+    .option('--data-dir <dir>', 'data directory (kept across restarts)', join(homedir(), '.keywarden', 'dev'))
+    .option('--root-token <token>', 'use this root token instead of a generated one')
+    .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
+    .action(async (o: { listen: string; dataDir: string; rootToken?: string; logLevel: string }) => {
+      await runDev(o);
+    });
+
+  program
+    .command('server')
+    .description('Start Keywarden in production mode (TLS listener, shamir seal) from a YAML config file')
+    .requiredOption('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+    .action(async (o: { config: string }) => {
+      await runServer(o.config);
+    });
+}

@@ -1,0 +1,85 @@
+/**
+ * Server configuration (`keywarden server --config FILE`, YAML), validated once at start with the
+ * schema below. Relative paths are resolved against the directory of the config file.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: Type.Object(
+      {
+        address: Type.String({ default: '127.0.0.1:8200', description: 'host:port to listen on' }),
+        tls: Type.Union([
+          Type.Object({ certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+          Type.Object({ disable: Type.Literal(true) }, { additionalProperties: false }),
+        ]),
+      },
+      { additionalProperties: false },
+    ),
+    storage: Type.Object(
+      { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }) },
+      { additionalProperties: false },
+    ),
+    seal: Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),
+    log: Type.Optional(
+      Type.Object(
+        { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ServerConfig = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function parseListenAddress(s: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(`listen address "${s}" must look like host:port (e.g. 127.0.0.1:8200)`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export function loadConfig(file: string): ServerConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  return validateConfig(raw, dirname(resolve(file)));
+}
+
+export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  const first = [...Value.Errors(ConfigSchema, withDefaults)][0];
+  if (first) {
+    const where = first.path ? first.path.slice(1).replace(/\//g, '.') : '(top level)';
+    throw new ConfigError(`invalid config at ${where}: ${first.message}`);
+  }
+  const config = withDefaults as ServerConfig;
+  const { host } = parseListenAddress(config.listen.address);
+  if ('disable' in config.listen.tls && !isLoopback(host)) {
+    throw new ConfigError('listen.tls.disable is only allowed on a loopback address; configure certFile and keyFile');
+  }
+  const abs = (p: string) => resolve(baseDir, p);
+  if ('certFile' in config.listen.tls) {
+    config.listen.tls = { certFile: abs(config.listen.tls.certFile), keyFile: abs(config.listen.tls.keyFile) };
+  }
+  config.storage.path = abs(config.storage.path);
+  return config;
+}

@@ -1,0 +1,62 @@
+/**
+ * Data encryption under a KMS key version (AES-256-GCM) in Keywarden ciphertext format v1, and
+ * the barrier encryption that protects key material at rest under the root key.
+ */
+import { AES_GCM_NONCE_BYTES, aesGcmOpen, aesGcmSeal, randomBytes } from './primitives/index.js';
+import { Algorithm, encodeHeader, parseCiphertext, type ParsedCiphertext } from './ciphertext.js';
+import { canonicalContext, type EncryptionContext } from './encryption-context.js';
+import type { SecretBytes } from './secret-bytes.js';
+
+export interface KeyVersionRef {
+  keyId: string;
+  keyVersion: number;
+}
+
+/**
+ * Encrypts `plaintext` under one key version. `nonce` MUST be left undefined outside known-answer
+ * tests: a fresh random 96-bit nonce is drawn per call (NIST SP 800-38D §8.2.2).
+ */
+export function encryptV1(
+  material: SecretBytes,
+  ref: KeyVersionRef,
+  plaintext: Buffer,
+  context: EncryptionContext | undefined,
+  nonce: Buffer = randomBytes(AES_GCM_NONCE_BYTES),
+): Buffer {
+  const header = encodeHeader({ algorithm: Algorithm.AES_256_GCM, keyId: ref.keyId, keyVersion: ref.keyVersion, nonce });
+  const aad = Buffer.concat([header, canonicalContext(context)]);
+  const body = aesGcmSeal(material.expose(), nonce, plaintext, aad);
+  return Buffer.concat([header, body], header.length + body.length);
+}
+
+/** Decrypts a parsed v1 ciphertext; undefined on any authentication failure. */
+export function decryptV1(
+  material: SecretBytes,
+  parsed: ParsedCiphertext,
+  context: EncryptionContext | undefined,
+): Buffer | undefined {
+  const aad = Buffer.concat([parsed.headerBytes, canonicalContext(context)]);
+  return aesGcmOpen(material.expose(), parsed.header.nonce, parsed.body, aad);
+}
+
+export { parseCiphertext };
+
+/**
+ * Barrier format for secrets at rest: 0x01 || nonce(12) || AES-256-GCM(ciphertext || tag).
+ * `purpose` is bound as AAD (e.g. "key-material:<keyId>:<version>") so that a wrapped blob cannot
+ * be moved to another record in the store and still unwrap.
+ */
+const BARRIER_V1 = 0x01;
+
+export function barrierWrap(wrappingKey: SecretBytes, purpose: string, secret: Buffer): Buffer {
+  const nonce = randomBytes(AES_GCM_NONCE_BYTES);
+  const aad = Buffer.from(`keywarden/barrier/v1/${purpose}`, 'utf8');
+  const body = aesGcmSeal(wrappingKey.expose(), nonce, secret, aad);
+  return Buffer.concat([Buffer.from([BARRIER_V1]), nonce, body]);
+}
+
+export function barrierUnwrap(wrappingKey: SecretBytes, purpose: string, blob: Buffer): Buffer | undefined {
+  if (blob.length < 1 + AES_GCM_NONCE_BYTES + 16 || blob[0] !== BARRIER_V1) return undefined;
+  const aad = Buffer.from(`keywarden/barrier/v1/${purpose}`, 'utf8');
+  return aesGcmOpen(wrappingKey.expose(), blob.subarray(1, 13), blob.subarray(13), aad);
+}

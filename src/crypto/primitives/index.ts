@@ -1,0 +1,82 @@
+/**
+ * The only module in Keywarden that imports node:crypto (ARCHITECTURE rule 9, enforced by
+ * test/boundaries.test.ts). Everything above this layer works with SecretBytes and the small
+ * primitives exported here.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes as nodeRandomBytes,
+  randomUUID as nodeRandomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
+
+export const AES_GCM_NONCE_BYTES = 12;
+export const AES_GCM_TAG_BYTES = 16;
+
+/** Bytes from the OS CSPRNG (OpenSSL's DRBG seeded from getrandom(2)). */
+export function randomBytes(n: number): Buffer {
+  return nodeRandomBytes(n);
+}
+
+export function randomUUID(): string {
+  return nodeRandomUUID();
+}
+
+export function sha256(data: Buffer | string): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+export function hmacSha256(key: Buffer, data: Buffer | string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** Constant-time equality; different lengths compare unequal without leaking where they differ. */
+export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) {
+    // Still spend comparable time so that the length check is not a faster path to probe.
+    timingSafeEqual(a, a);
+    return false;
+  }
+  return timingSafeEqual(a, b);
+}
+
+function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-256-gcm' {
+  if (key.length === 32) return 'aes-256-gcm';
+  if (key.length === 16) return 'aes-128-gcm';
+  throw new Error('AES-GCM key must be 16 or 32 bytes');
+}
+
+/**
+ * AES-GCM (NIST SP 800-38D) with a 96-bit nonce and a 128-bit tag.
+ * Returns ciphertext || tag.
+ */
+export function aesGcmSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  if (nonce.length !== AES_GCM_NONCE_BYTES) throw new Error('AES-GCM nonce must be 12 bytes');
+  const cipher = createCipheriv(cipherName(key), key, nonce, { authTagLength: AES_GCM_TAG_BYTES });
+  cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  const tag = cipher.getAuthTag();
+  return Buffer.concat([head, tail, tag], head.length + tail.length + tag.length);
+}
+
+/**
+ * Opens ciphertext || tag. Returns undefined on ANY failure (wrong key, wrong AAD, modified
+ * bytes, short input) so that callers cannot distinguish the causes (ARCHITECTURE rule 5).
+ */
+export function aesGcmOpen(key: Buffer, nonce: Buffer, sealed: Buffer, aad: Buffer): Buffer | undefined {
+  if (nonce.length !== AES_GCM_NONCE_BYTES || sealed.length < AES_GCM_TAG_BYTES) return undefined;
+  try {
+    const decipher = createDecipheriv(cipherName(key), key, nonce, { authTagLength: AES_GCM_TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - AES_GCM_TAG_BYTES));
+    const head = decipher.update(sealed.subarray(0, sealed.length - AES_GCM_TAG_BYTES));
+    const tail = decipher.final();
+    return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  } catch {
+    return undefined;
+  }
+}

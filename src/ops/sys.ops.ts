@@ -1,0 +1,56 @@
+/**
+ * System use-cases: health, seal status, init, unseal. Init and unseal are unauthenticated by
+ * design (as in Vault): they need the unseal shares, which are the credential.
+ */
+import { KeywardenError } from '../errors/catalog.js';
+import type { TokenService } from '../auth/token.service.js';
+import type { SealService } from '../seal/seal.service.js';
+import type { SealStatus, SealType } from '../seal/seal.model.js';
+import type { Clock } from '../util/clock.js';
+
+export interface Health {
+  initialized: boolean;
+  sealed: boolean;
+  sealType: SealType | null;
+  version: string;
+  serverTime: string;
+}
+
+export class SysOps {
+  constructor(
+    private readonly d: { seal: SealService; tokens: TokenService; clock: Clock; version: string; configuredSeal: SealType },
+  ) {}
+
+  health(): Health {
+    const s = this.d.seal.status();
+    return {
+      initialized: s.initialized,
+      sealed: s.sealed,
+      sealType: s.sealType,
+      version: this.d.version,
+      serverTime: new Date(this.d.clock.now()).toISOString(),
+    };
+  }
+
+  sealStatus(): SealStatus {
+    return this.d.seal.status();
+  }
+
+  /** Initializes a shamir-sealed Keywarden: returns the shares and the initial root token, once. */
+  async init(shares: number, threshold: number): Promise<{ shares: string[]; rootToken: string; threshold: number }> {
+    if (this.d.configuredSeal !== 'shamir') {
+      throw new KeywardenError('InvalidState', `this server is configured with the ${this.d.configuredSeal} seal, which is initialized automatically`);
+    }
+    const parts = await this.d.seal.initShamir(shares, threshold);
+    const rootToken = await this.d.tokens.createRootToken('initial root token');
+    return { shares: parts, rootToken, threshold };
+  }
+
+  unseal(share: string): Promise<SealStatus> {
+    return this.d.seal.submitShare(share);
+  }
+
+  resetUnseal(): SealStatus {
+    return this.d.seal.resetProgress();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The root of trust. Key hierarchy:
+ *   unseal key (Shamir-split across operators | dev key file)  --unwraps-->  root key (256-bit)
+ *   root key --barrier-->  every piece of key material at rest.
+ * The root key exists only in memory while unsealed; seal() zeroizes it and notifies listeners so
+ * that every cached key is dropped too. The unseal key is never stored (Shamir) and lives in memory
+ * only for the instant it takes to unwrap the root key.
+ */
+import { split, combine } from 'shamir-secret-sharing';
+import { barrierUnwrap, barrierWrap } from '../crypto/aead.js';
+import { constantTimeEqual, hmacSha256, randomBytes } from '../crypto/primitives/index.js';
+import { SecretBytes, zeroize } from '../crypto/secret-bytes.js';
+import { KeywardenError, errors } from '../errors/catalog.js';
+import type { Clock } from '../util/clock.js';
+import type { SealConfig, SealStatus, SealType } from './seal.model.js';
+import type { SealStore } from './seal.store.js';
+
+const ROOT_KEY_PURPOSE = 'root-key';
+const SINGLE_SHARE_BYTES = 32;
+const SHAMIR_SHARE_BYTES = 33;
+
+export class SealService {
+  #rootKey: SecretBytes | undefined;
+  #config: SealConfig | undefined;
+  #pending: Buffer[] = [];
+  readonly #sealListeners: Array<() => void> = [];
+
+  constructor(
+    private readonly store: SealStore,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Loads the stored seal config; call once at start. */
+  async load(): Promise<void> {
+    this.#config = await this.store.getSealConfig();
+  }
+
+  get initialized(): boolean {
+    return this.#config !== undefined;
+  }
+
+  get sealed(): boolean {
+    return this.#rootKey === undefined;
+  }
+
+  get type(): SealType | undefined {
+    return this.#config?.type;
+  }
+
+  status(): SealStatus {
+    const c = this.#config;
+    return {
+      initialized: c !== undefined,
+      sealed: this.sealed,
+      sealType: c?.type ?? null,
+      threshold: c?.threshold ?? 0,
+      shares: c?.shares ?? 0,
+      progress: this.#pending.length,
+    };
+  }
+
+  /** The root key, for the barrier. Throws Sealed when sealed. The caller MUST NOT dispose it. */
+  rootKey(): SecretBytes {
+    if (this.#rootKey === undefined) throw this.#config ? errors.sealed() : notInitialized();
+    return this.#rootKey;
+  }
+
+  onSeal(listener: () => void): void {
+    this.#sealListeners.push(listener);
+  }
+
+  /**
+   * Creates the root key and splits a fresh unseal key into `shares` with threshold `threshold`.
+   * Returns the shares (base64) exactly once; only the wrapped root key and per-share check digests
+   * are stored. Leaves Keywarden sealed, as Vault does.
+   */
+  async initShamir(shares: number, threshold: number): Promise<string[]> {
+    validateShareParams(shares, threshold);
+    const unsealKey = randomBytes(32);
+    try {
+      const parts =
+        shares === 1 ? [Buffer.from(unsealKey)] : (await split(unsealKey, shares, threshold)).map((p) => Buffer.from(p));
+      const salt = randomBytes(32);
+      await this.#create('shamir', shares, threshold, unsealKey, parts.map((p) => hmacSha256(salt, p).toString('hex')), salt);
+      const encoded = parts.map((p) => p.toString('base64'));
+      zeroize(...parts);
+      return encoded;
+    } finally {
+      zeroize(unsealKey);
+    }
+  }
+
+  /** Dev seal: the caller keeps `unsealKey` in the data directory (insecure by design). */
+  async initDev(unsealKey: Buffer): Promise<void> {
+    await this.#create('dev', 1, 1, unsealKey, [], randomBytes(32));
+  }
+
+  async #create(type: SealType, shares: number, threshold: number, unsealKey: Buffer, digests: string[], salt: Buffer) {
+    if (this.#config) throw alreadyInitialized();
+    const rootKey = SecretBytes.adopt(randomBytes(32));
+    const wrapping = SecretBytes.copyOf(unsealKey);
+    try {
+      const config: SealConfig = {
+        type,
+        shares,
+        threshold,
+        wrappedRootKey: barrierWrap(wrapping, ROOT_KEY_PURPOSE, rootKey.expose()),
+        shareDigests: digests,
+        shareCheckSalt: salt,
+        createdAt: this.clock.now(),
+      };
+      if (!(await this.store.createSealConfig(config))) throw alreadyInitialized();
+      this.#config = config;
+    } finally {
+      rootKey.dispose();
+      wrapping.dispose();
+    }
+  }
+
+  /** Unseals with the dev unseal key (dev seal only). */
+  unsealWithKey(unsealKey: Buffer): void {
+    const c = this.#requireConfig();
+    if (c.type !== 'dev') throw new KeywardenError('InvalidState', 'this Keywarden uses the shamir seal: unseal it with shares');
+    if (!this.#tryUnwrap(unsealKey)) throw new KeywardenError('InvalidShare', 'the dev unseal key does not match this data directory');
+  }
+
+  /**
+   * Submits one unseal share (base64). Returns the status; progress is kept across calls until
+   * the threshold is reached. A share that was not issued by this Keywarden's init is rejected at
+   * once with InvalidShare and does not count.
+   */
+  async submitShare(shareB64: string): Promise<SealStatus> {
+    const c = this.#requireConfig();
+    if (c.type !== 'shamir') throw new KeywardenError('InvalidState', `this Keywarden uses the ${c.type} seal, which does not take shares`);
+    if (!this.sealed) return this.status();
+    const share = decodeShare(shareB64, c.shares === 1 ? SINGLE_SHARE_BYTES : SHAMIR_SHARE_BYTES);
+    const digest = hmacSha256(c.shareCheckSalt, share);
+    if (!c.shareDigests.some((d) => constantTimeEqual(Buffer.from(d, 'hex'), digest))) {
+      zeroize(share);
+      throw new KeywardenError('InvalidShare', 'this unseal share was not issued for this Keywarden (check for a typo or a share of another cluster)', {
+        progress: this.#pending.length,
+        threshold: c.threshold,
+      });
+    }
+    if (this.#pending.some((p) => constantTimeEqual(p, share))) {
+      zeroize(share);
+      throw new KeywardenError('InvalidShare', 'this unseal share was already submitted; submit a different one', {
+        progress: this.#pending.length,
+        threshold: c.threshold,
+      });
+    }
+    this.#pending.push(share);
+    if (this.#pending.length < c.threshold) return this.status();
+
+    const pending = this.#pending;
+    this.#pending = [];
+    let unsealKey: Buffer | undefined;
+    try {
+      unsealKey = c.shares === 1 ? Buffer.from(pending[0] as Buffer) : Buffer.from(await combine(pending));
+      if (!this.#tryUnwrap(unsealKey)) {
+        throw new KeywardenError('InvalidShare', 'the submitted shares do not reconstruct the unseal key; progress was reset');
+      }
+    } finally {
+      zeroize(unsealKey, ...pending);
+    }
+    return this.status();
+  }
+
+  resetProgress(): SealStatus {
+    zeroize(...this.#pending);
+    this.#pending = [];
+    return this.status();
+  }
+
+  /** Zeroizes the root key and tells every listener (key caches) to drop its secrets. */
+  seal(): void {
+    this.resetProgress();
+    if (this.#rootKey) {
+      this.#rootKey.dispose();
+      this.#rootKey = undefined;
+    }
+    for (const l of this.#sealListeners) l();
+  }
+
+  #tryUnwrap(unsealKey: Buffer): boolean {
+    const c = this.#requireConfig();
+    const wrapping = SecretBytes.copyOf(unsealKey);
+    try {
+      const root = barrierUnwrap(wrapping, ROOT_KEY_PURPOSE, c.wrappedRootKey);
+      if (root === undefined) return false;
+      this.#rootKey?.dispose();
+      this.#rootKey = SecretBytes.adopt(root);
+      return true;
+    } finally {
+      wrapping.dispose();
+    }
+  }
+
+  #requireConfig(): SealConfig {
+    if (!this.#config) throw notInitialized();
+    return this.#config;
+  }
+}
+
+function validateShareParams(shares: number, threshold: number): void {
+  if (!Number.isInteger(shares) || !Number.isInteger(threshold)) throw errors.validation('shares and threshold must be integers');
+  if (shares < 1 || shares > 255) throw errors.validation('shares must be between 1 and 255');
+  if (threshold < 1 || threshold > shares) throw errors.validation('threshold must be between 1 and shares');
+  if (threshold === 1 && shares !== 1) throw errors.validation('threshold 1 is only allowed with a single share (every share would be the whole key)');
+}
+
+function decodeShare(b64: string, bytes: number): Buffer {
+  const s = b64.trim();
+  const buf = /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0 ? Buffer.from(s, 'base64') : undefined;
+  if (buf === undefined || buf.length !== bytes) {
+    throw new KeywardenError('InvalidShare', `an unseal share is ${bytes} bytes in base64; this one is malformed`);
+  }
+  return buf;
+}
+
+const notInitialized = () => new KeywardenError('NotInitialized', 'Keywarden is not initialized: run `keywarden operator init`');
+const alreadyInitialized = () => new KeywardenError('AlreadyInitialized', 'Keywarden is already initialized');

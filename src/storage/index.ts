@@ -1,0 +1,10 @@
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store, StorageConfig } from './store.js';
+
+/** Opens the configured storage backend. */
+export function openStore(config: StorageConfig): Store {
+  switch (config.type) {
+    case 'sqlite':
+      return new SqliteStore(config.path);
+  }
+}

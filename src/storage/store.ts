@@ -1,0 +1,15 @@
+import type { KeyStore } from '../keys/key.store.js';
+import type { SealStore } from '../seal/seal.store.js';
+import type { TokenStore } from '../auth/token.store.js';
+
+/** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
+export interface Store {
+  readonly keys: KeyStore;
+  readonly seal: SealStore;
+  readonly tokens: TokenStore;
+  /** Applied schema version (for health and backups). */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type StorageConfig = { type: 'sqlite'; path: string };
