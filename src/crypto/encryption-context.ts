@@ -30,6 +30,13 @@ export function canonicalContext(context: EncryptionContext | undefined): Buffer
   return out;
 }
 
+/**
+ * A lone UTF-16 surrogate encodes to U+FFFD in UTF-8, so {"k":"\uD800"}, {"k":"\uDC00"} and
+ * {"k":"\uFFFD"} would share one canonical encoding (and duplicate key bytes would make it depend on
+ * insertion order). Such strings are rejected, which keeps the encoding injective.
+ */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /** Returns a problem description, or undefined when the context is acceptable. */
 export function contextProblem(context: EncryptionContext | undefined): string | undefined {
   if (context === undefined) return undefined;
@@ -38,7 +45,9 @@ export function contextProblem(context: EncryptionContext | undefined): string |
   let bytes = 0;
   for (const k of keys) {
     if (k.length === 0) return 'context keys must not be empty';
-    bytes += Buffer.byteLength(k) + Buffer.byteLength(context[k] as string);
+    const v = context[k] as string;
+    if (LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)) return 'context keys and values must be well-formed Unicode';
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
   }
   if (bytes > MAX_CONTEXT_BYTES) return `context is larger than ${MAX_CONTEXT_BYTES} bytes`;
   return undefined;

@@ -78,8 +78,7 @@ export class SealService {
     validateShareParams(shares, threshold);
     const unsealKey = randomBytes(32);
     try {
-      const parts =
-        shares === 1 ? [Buffer.from(unsealKey)] : (await split(unsealKey, shares, threshold)).map((p) => Buffer.from(p));
+      const parts = shares === 1 ? [Buffer.from(unsealKey)] : await splitKey(unsealKey, shares, threshold);
       const salt = randomBytes(32);
       await this.#create('shamir', shares, threshold, unsealKey, parts.map((p) => hmacSha256(salt, p).toString('hex')), salt);
       const encoded = parts.map((p) => p.toString('base64'));
@@ -156,7 +155,7 @@ export class SealService {
     this.#pending = [];
     let unsealKey: Buffer | undefined;
     try {
-      unsealKey = c.shares === 1 ? Buffer.from(pending[0] as Buffer) : Buffer.from(await combine(pending));
+      unsealKey = c.shares === 1 ? Buffer.from(pending[0] as Buffer) : await combineShares(pending);
       if (!this.#tryUnwrap(unsealKey)) {
         throw new KeywardenError('InvalidShare', 'the submitted shares do not reconstruct the unseal key; progress was reset');
       }
@@ -199,6 +198,32 @@ export class SealService {
   #requireConfig(): SealConfig {
     if (!this.#config) throw notInitialized();
     return this.#config;
+  }
+}
+
+// shamir-secret-sharing requires plain Uint8Arrays (it rejects Buffers); the copies are zeroized.
+async function splitKey(key: Buffer, shares: number, threshold: number): Promise<Buffer[]> {
+  const plain = new Uint8Array(key);
+  try {
+    return (await split(plain, shares, threshold)).map((p) => {
+      const b = Buffer.from(p);
+      p.fill(0);
+      return b;
+    });
+  } finally {
+    plain.fill(0);
+  }
+}
+
+async function combineShares(shares: Buffer[]): Promise<Buffer> {
+  const plain = shares.map((s) => new Uint8Array(s));
+  try {
+    const secret = await combine(plain);
+    const b = Buffer.from(secret);
+    secret.fill(0);
+    return b;
+  } finally {
+    for (const p of plain) p.fill(0);
   }
 }
 

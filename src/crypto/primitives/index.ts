@@ -43,14 +43,17 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
   return timingSafeEqual(a, b);
 }
 
-function cipherName(key: Buffer): 'aes-128-gcm' | 'aes-256-gcm' {
+/**
+ * AES-256 only: every caller labels its output AES-256-GCM (ciphertext algorithm id 0x01, the
+ * barrier format), so a 16-byte key must not silently select AES-128.
+ */
+function cipherName(key: Buffer): 'aes-256-gcm' {
   if (key.length === 32) return 'aes-256-gcm';
-  if (key.length === 16) return 'aes-128-gcm';
-  throw new Error('AES-GCM key must be 16 or 32 bytes');
+  throw new Error('AES-256-GCM key must be 32 bytes');
 }
 
 /**
- * AES-GCM (NIST SP 800-38D) with a 96-bit nonce and a 128-bit tag.
+ * AES-256-GCM (NIST SP 800-38D) with a 96-bit nonce and a 128-bit tag.
  * Returns ciphertext || tag.
  */
 export function aesGcmSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): Buffer {

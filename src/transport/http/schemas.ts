@@ -57,7 +57,7 @@ export const CreateKeyBody = Type.Object(
 
 export const ListQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    limit: Type.Optional(Str({ pattern: '^[0-9]{1,6}$', description: 'Page size, 1-1000 (default 100)' })),
     cursor: Type.Optional(Str({ maxLength: 512 })),
   },
   { additionalProperties: false },

@@ -151,6 +151,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
     },
   });
 
+  // JSON only: a text/plain body is refused with a clear error rather than parsed as a string.
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
     reply.header('cache-control', 'no-store');

@@ -1,0 +1,50 @@
+/**
+ * ARCHITECTURE rule 9: node:crypto only in src/crypto/primitives, pkcs11js only in src/hsm/pkcs11,
+ * database drivers only in src/storage. Also: transports never import a store or a driver.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function sources(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) sources(p, out);
+    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) out.push(relative(root, p));
+  }
+  return out;
+}
+
+function importsOf(file: string): string[] {
+  const src = readFileSync(join(root, file), 'utf8');
+  return [...src.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1] as string);
+}
+
+const RULES: Array<{ modules: RegExp; allowedUnder: string; what: string }> = [
+  { modules: /^(node:)?crypto$/, allowedUnder: 'src/crypto/primitives/', what: 'node:crypto' },
+  { modules: /^(pkcs11js|graphene-pk11)$/, allowedUnder: 'src/hsm/pkcs11/', what: 'a PKCS#11 binding' },
+  { modules: /^(better-sqlite3|pg|pg-.*)$/, allowedUnder: 'src/storage/', what: 'a database driver' },
+];
+
+test('module boundaries hold for every source file', () => {
+  const files = sources(join(root, 'src'));
+  assert.ok(files.length > 20, 'scanned the source tree');
+  const violations: string[] = [];
+  for (const f of files) {
+    for (const imp of importsOf(f)) {
+      for (const r of RULES) {
+        if (r.modules.test(imp) && !f.startsWith(r.allowedUnder)) violations.push(`${f} imports ${r.what} (${imp})`);
+      }
+      if (f.startsWith('src/transport/') && /\/storage\//.test(imp)) violations.push(`${f} (a transport) imports storage (${imp})`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+test('the boundary scanner sees imports (self-check)', () => {
+  assert.ok(importsOf('src/crypto/primitives/index.ts').includes('node:crypto'));
+  assert.ok(importsOf('src/storage/sqlite/sqlite-store.ts').includes('better-sqlite3'));
+});
