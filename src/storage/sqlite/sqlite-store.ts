@@ -20,16 +20,22 @@ type Row = Record<string, unknown>;
 
 export function applyMigrations(db: Database.Database, migrations: Migration[] = SQLITE_MIGRATIONS): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
-  const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
   const known = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+  const currentVersion = () => (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+  let current = currentVersion();
   if (current > known) {
     throw new Error(`the database schema (version ${current}) is newer than this Keywarden (version ${known}); upgrade Keywarden`);
   }
-  for (const m of migrations.filter((x) => x.version > current).sort((a, b) => a.version - b.version)) {
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    // IMMEDIATE takes the write lock before re-reading the version, so two processes opening the
+    // same fresh file cannot both apply the same migration.
     db.transaction(() => {
+      if (currentVersion() >= m.version) return;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    })();
+    }).immediate();
+    current = m.version;
   }
   return Math.max(current, known);
 }
@@ -64,7 +70,12 @@ export class SqliteStore implements Store {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
-    applyMigrations(db);
+    try {
+      applyMigrations(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
 
     const q = {
       insertKey: db.prepare(
@@ -103,6 +114,7 @@ export class SqliteStore implements Store {
           throw new KeywardenError('AlreadyExists', `alias "${alias}" is already in use`);
         }
       }
+      if (q.getKey.get(key.id) !== undefined) throw new KeywardenError('AlreadyExists', `key ${key.id} already exists`);
       q.insertKey.run({ ...key, tags: JSON.stringify(key.tags) });
       q.insertVersion.run(v);
       for (const alias of key.aliases) q.insertAlias.run(alias, key.id, key.createdAt);

@@ -1,0 +1,94 @@
+import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { printJson, printLine } from '../output.js';
+import { intParser, readStdin, runtime } from './shared.js';
+
+interface InitResponse {
+  shares: string[];
+  rootToken: string;
+  threshold: number;
+}
+
+interface SealStatus {
+  sealed: boolean;
+  threshold: number;
+  shares: number;
+  progress: number;
+}
+
+const ONCE_WARNING = [
+  '',
+  '!!! WARNING: the unseal shares and the root token above are shown ONLY ONCE. !!!',
+  'Store each share separately (different people / places) and keep the root token apart from them.',
+  'Keywarden cannot show them again; if fewer than the threshold of shares survive, the data is lost.',
+  '',
+].join('\n');
+
+/** Reads one unseal share: a hidden prompt on a terminal, otherwise the first non-empty line of stdin. */
+async function readShare(): Promise<string> {
+  let share: string;
+  if (process.stdin.isTTY) {
+    process.stderr.write('Unseal share (input is hidden): ');
+    const muted = new Writable({ write: (_chunk, _enc, done) => done() });
+    const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+    share = await rl.question('');
+    rl.close();
+    process.stderr.write('\n');
+  } else {
+    share = (await readStdin()).toString('utf8').split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  }
+  share = share.trim();
+  if (share === '') throw new Error('no unseal share given: pass it as an argument or on stdin');
+  return share;
+}
+
+export function registerOperatorCommands(program: Command): void {
+  const operator = program.command('operator').description('Initialize, unseal and seal Keywarden');
+
+  operator
+    .command('init')
+    .description('Initialize Keywarden: create the root key, the unseal shares and the root token')
+    .option('--shares <n>', 'number of unseal shares to create', intParser(1, 255), 5)
+    .option('--threshold <n>', 'number of shares needed to unseal', intParser(1, 255), 3)
+    .action(async (opts: { shares: number; threshold: number }, cmd: Command) => {
+      if (opts.threshold > opts.shares) cmd.error('error: --threshold cannot be larger than --shares', { exitCode: 2 });
+      const { client, format } = runtime(cmd);
+      const res = await client.post<InitResponse>('/v1/sys/init', { shares: opts.shares, threshold: opts.threshold });
+      if (format === 'json') {
+        printJson(res);
+      } else {
+        res.shares.forEach((share, i) => printLine(`Unseal share ${i + 1}: ${share}`));
+        printLine();
+        printLine(`Root token: ${res.rootToken}`);
+        printLine();
+        printLine(`To unseal Keywarden (now and after every restart), submit ${res.threshold} of these shares,`);
+        printLine('one per run of: keywarden operator unseal   (it reads the share from stdin)');
+      }
+      process.stderr.write(ONCE_WARNING);
+    });
+
+  operator
+    .command('unseal')
+    .description('Submit one unseal share (from the argument, or from stdin when omitted)')
+    .argument('[share]', 'base64 unseal share; prefer stdin so it stays out of shell history')
+    .option('--reset', 'discard the shares submitted so far')
+    .action(async (shareArg: string | undefined, opts: { reset?: boolean }, cmd: Command) => {
+      if (opts.reset && shareArg !== undefined) cmd.error('error: give either SHARE or --reset, not both', { exitCode: 2 });
+      const { client, format } = runtime(cmd);
+      const body = opts.reset ? { reset: true } : { share: shareArg ?? (await readShare()) };
+      const res = await client.post<SealStatus>('/v1/sys/unseal', body);
+      if (format === 'json') return printJson(res);
+      printLine(res.sealed ? `Unseal progress: ${res.progress}/${res.threshold}` : 'Unsealed');
+    });
+
+  operator
+    .command('seal')
+    .description('Seal Keywarden: forget the root key until it is unsealed again (needs a token)')
+    .action(async (_opts: object, cmd: Command) => {
+      const { client, format } = runtime(cmd);
+      const res = await client.post<{ sealed: boolean }>('/v1/sys/seal');
+      if (format === 'json') return printJson(res);
+      printLine(res.sealed ? 'Sealed' : 'Not sealed');
+    });
+}

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { KeywardenClient } from '../client.js';
+import type { Format } from '../output.js';
+
+export type Pairs = Record<string, string>;
+
+export interface GlobalOptions {
+  address: string;
+  token?: string;
+  caCert?: string;
+  format: Format;
+}
+
+export interface Runtime {
+  client: KeywardenClient;
+  format: Format;
+}
+
+/** The API client and output format selected by the global options of `cmd`. */
+export function runtime(cmd: Command): Runtime {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  return { client: new KeywardenClient({ address: g.address, token: g.token, caCert: g.caCert }), format: g.format };
+}
+
+/** Path segment for a key id or alias (aliases contain `/`). */
+export function keyPath(key: string): string {
+  return `/v1/keys/${encodeURIComponent(key)}`;
+}
+
+export const b64 = (data: Buffer): string => data.toString('base64');
+
+/** Argument parser for repeatable `k=v` options; collects them into one map. */
+export function collectPair(value: string, previous: Pairs | undefined): Pairs {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('expected KEY=VALUE with a non-empty KEY.');
+  const key = value.slice(0, eq);
+  if (previous && Object.hasOwn(previous, key)) throw new InvalidArgumentError(`"${key}" is given twice.`);
+  return { ...previous, [key]: value.slice(eq + 1) };
+}
+
+/** A repeatable `k=v` option, e.g. `--context purpose=backup --context tenant=acme`. */
+export function pairsOption(flags: string, description: string): Option {
+  return new Option(flags, `${description} (repeatable)`).argParser(collectPair);
+}
+
+export const contextOption = (description = 'encryption context pair; decrypt needs the same pairs'): Option =>
+  pairsOption('--context <k=v>', description);
+
+/** Argument parser for an integer option in [min, max]. */
+export function intParser(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}.`);
+    }
+    return n;
+  };
+}
+
+/** Reads all of stdin as bytes. */
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Reads the raw bytes of FILE, or of stdin when no file is given. */
+export async function readInput(file: string | undefined): Promise<Buffer> {
+  if (file === undefined) return readStdin();
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** A raw Keywarden ciphertext starts with the format version byte, which is not a base64 character. */
+const RAW_CIPHERTEXT_PREFIX = 0x01;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Reads a ciphertext from FILE or stdin, accepting both the raw bytes and standard base64. */
+export async function readCiphertext(file: string | undefined): Promise<Buffer> {
+  const input = await readInput(file);
+  if (input[0] === RAW_CIPHERTEXT_PREFIX) return input;
+  const text = input.toString('latin1').replace(/\s+/g, '');
+  if (text === '') throw new Error('no ciphertext given: pass it on stdin or with --in FILE');
+  const decoded = Buffer.from(text, 'base64');
+  if (!BASE64.test(text) || b64(decoded) !== text) {
+    throw new Error('the input is neither a raw Keywarden ciphertext nor valid base64');
+  }
+  return decoded;
+}
