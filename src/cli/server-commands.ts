@@ -67,7 +67,7 @@ export async function runDev(opts: { listen: string; dataDir: string; rootToken?
   const dataDir = resolve(opts.dataDir);
   const log = makeLogger(opts.logLevel);
   const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log });
-  await bootDevSeal(kw.seal, dataDir);
+  const unsealKey = await bootDevSeal(kw.seal, dataDir);
 
   let rootToken = opts.rootToken;
   const tokenFile = join(dataDir, DEV_ROOT_TOKEN_FILE);
@@ -91,6 +91,7 @@ export async function runDev(opts: { listen: string; dataDir: string; rootToken?
       `  Data dir:   ${dataDir}`,
       `  Seal:       dev (auto-unsealed)`,
       `  Root token: ${rootToken}`,
+      `  Unseal key: ${unsealKey}   (after \`keywarden operator seal\`: keywarden operator unseal <key>)`,
       '',
       `  export KEYWARDEN_ADDR=${url}`,
       `  export KEYWARDEN_TOKEN=${rootToken}`,

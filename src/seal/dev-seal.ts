@@ -21,8 +21,11 @@ export function writeSecretFile(path: string, data: Buffer | string): void {
   }
 }
 
-/** Initializes (first start) or auto-unseals (later starts) a dev-sealed Keywarden. */
-export async function bootDevSeal(seal: SealService, dataDir: string): Promise<void> {
+/**
+ * Initializes (first start) or auto-unseals (later starts) a dev-sealed Keywarden. Returns the dev
+ * unseal key in base64 (printed by `keywarden dev`, so that a sealed dev server can be unsealed).
+ */
+export async function bootDevSeal(seal: SealService, dataDir: string): Promise<string> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, DEV_UNSEAL_FILE);
   let unsealKey: Buffer;
@@ -41,6 +44,7 @@ export async function bootDevSeal(seal: SealService, dataDir: string): Promise<v
   }
   try {
     seal.unsealWithKey(unsealKey);
+    return unsealKey.toString('base64');
   } finally {
     zeroize(unsealKey);
   }

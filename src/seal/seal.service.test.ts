@@ -108,7 +108,7 @@ describe('SealService (shamir)', () => {
 });
 
 describe('SealService (dev)', () => {
-  test('unseals with its key, refuses another key, and takes no shares', async () => {
+  test('unseals with its key (directly or as a share), refuses another key', async () => {
     const { seal } = fresh();
     const key = Buffer.alloc(32, 7);
     await seal.initDev(key);
@@ -116,6 +116,9 @@ describe('SealService (dev)', () => {
     assert.equal(seal.sealed, true);
     seal.unsealWithKey(key);
     assert.equal(seal.sealed, false);
-    await rejects(seal.submitShare('AAAA'), 'InvalidState', 'this Keywarden uses the dev seal, which does not take shares');
+    seal.seal();
+    await rejects(seal.submitShare(Buffer.alloc(32, 9).toString('base64')), 'InvalidShare', 'the dev unseal key does not match this data directory');
+    const st = await seal.submitShare(key.toString('base64'));
+    assert.equal(st.sealed, false, 'a sealed dev server unseals with its dev unseal key');
   });
 });

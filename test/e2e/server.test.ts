@@ -182,6 +182,13 @@ describe('dev mode', () => {
       assert.match(first.stdout(), /INSECURE/);
       let env = { KEYWARDEN_ADDR: first.address, KEYWARDEN_TOKEN: token };
       assert.equal((await runCli(['key', 'create', '--alias', 'alias/dev'], { env })).code, 0);
+      // A sealed dev server unseals with the dev unseal key it printed.
+      const unsealKey = /Unseal key: (\S+)/.exec(first.stdout())?.[1];
+      assert.ok(unsealKey, 'dev prints the unseal key');
+      assert.equal((await runCli(['operator', 'seal'], { env })).code, 0);
+      assert.match((await runCli(['key', 'list'], { env })).stderr, /Sealed: /);
+      const unsealed = await runCli(['operator', 'unseal', unsealKey], { env });
+      assert.equal(unsealed.code, 0, unsealed.stderr);
       const enc = await runCli(['encrypt', '--key', 'alias/dev'], { env, input: 'persist me' });
       assert.equal(enc.code, 0, enc.stderr);
       await first.stop();
