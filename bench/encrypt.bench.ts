@@ -1,0 +1,459 @@
+/**
+ * `npm run bench` — Keywarden encrypt throughput, measured against a bare node:http + node:crypto
+ * baseline started in the same run on the same machine. See docs/performance.md.
+ *
+ * Env knobs:
+ *   BENCH_DURATION           seconds per measured run (default 10)
+ *   BENCH_WARMUP             seconds of warm-up per target before measuring (default 3)
+ *   BENCH_CONNECTIONS        concurrent connections for the single-encrypt runs (default 50)
+ *   BENCH_ROUNDS             alternating rounds, baseline then Keywarden each round (default 2)
+ *   BENCH_BATCH_CONNECTIONS  concurrent connections for the batch run (default 4)
+ *   BENCH_BATCH_SIZE         items per batch request (default 1000)
+ *   BENCH_CPU_PROF           directory: run Keywarden with --cpu-prof, profile written there on exit
+ *   BENCH_JSON               file: also write the results as JSON
+ *   BENCH_BASELINE_ONLY=1    measure only the baseline (to check the harness itself)
+ *
+ * Exit code: 0 when the benchmark ran cleanly, whether or not the goals were met (machines are
+ * noisy); 1 when something is broken (a server failed to start or died, a non-2xx response, a
+ * connection error, a response body without a ciphertext).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  assertClean,
+  envNumber,
+  fmtFixed,
+  fmtInt,
+  fmtMs,
+  runLoad,
+  sleep,
+  startServer,
+  table,
+  type LoadResult,
+  type ServerProcess,
+} from './lib.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const GOAL_RATIO = 0.8;
+const GOAL_BATCH_ITEMS_PER_SEC = 50_000;
+
+const cfg = {
+  duration: envNumber('BENCH_DURATION', 10),
+  warmup: envNumber('BENCH_WARMUP', 3, 0),
+  connections: envNumber('BENCH_CONNECTIONS', 50),
+  rounds: envNumber('BENCH_ROUNDS', 2),
+  batchConnections: envNumber('BENCH_BATCH_CONNECTIONS', 4),
+  batchSize: envNumber('BENCH_BATCH_SIZE', 1000),
+  cpuProfDir: process.env.BENCH_CPU_PROF,
+  jsonOut: process.env.BENCH_JSON,
+  baselineOnly: process.env.BENCH_BASELINE_ONLY === '1',
+};
+
+/** The same 32 random bytes are sent in every request to both servers. */
+const PLAINTEXT_B64 = randomBytes(32).toString('base64');
+const SINGLE_BODY = JSON.stringify({ plaintext: PLAINTEXT_B64 });
+
+interface Target {
+  name: 'baseline' | 'keywarden';
+  url: string; // full endpoint URL
+  headers: Record<string, string>;
+  pid: number | undefined; // server process, for its CPU time per request
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function log(msg: string): void {
+  process.stdout.write(`${msg}\n`);
+}
+
+/** verifyBody for single encrypt: a JSON object with a non-empty string `ciphertext`. */
+function singleVerifier(): { verify: (body: string) => boolean; firstBad: () => string | undefined } {
+  let bad: string | undefined;
+  return {
+    verify(body: string): boolean {
+      try {
+        const c = (JSON.parse(body) as { ciphertext?: unknown }).ciphertext;
+        if (typeof c === 'string' && c.length > 0) return true;
+      } catch {
+        /* fall through */
+      }
+      bad ??= body.slice(0, 300);
+      return false;
+    },
+    firstBad: () => bad,
+  };
+}
+
+async function preflight(label: string, url: string, headers: Record<string, string>, body: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'POST', headers, body });
+  } catch (err) {
+    throw new Error(`${label}: request to ${url} failed: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  if (res.status !== 200) {
+    throw new Error(`${label}: POST ${url} -> ${res.status} (expected 200)\n  body: ${text.slice(0, 500)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`${label}: POST ${url} -> 200 but the body is not JSON: ${text.slice(0, 300)}`);
+  }
+}
+
+async function measureSingle(t: Target, seconds: number, label: string): Promise<LoadResult> {
+  const v = singleVerifier();
+  const r = await runLoad({
+    label,
+    url: t.url,
+    headers: t.headers,
+    body: SINGLE_BODY,
+    connections: cfg.connections,
+    durationSec: seconds,
+    verifyBody: v.verify,
+    serverPid: t.pid,
+  });
+  assertClean(r, v.firstBad());
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function startBaseline(): Promise<{ server: ServerProcess; target: Target }> {
+  const server = await startServer({
+    name: 'baseline',
+    cwd: ROOT,
+    args: [join(ROOT, 'bench', 'baseline-server.ts'), '--listen', '127.0.0.1:0', '--exit-with-parent'],
+    stdinPipe: true,
+  });
+  return {
+    server,
+    target: {
+      name: 'baseline',
+      url: `${server.url}/encrypt`,
+      headers: { 'content-type': 'application/json' },
+      pid: server.child.pid,
+    },
+  };
+}
+
+async function startKeywarden(
+  dataDir: string,
+): Promise<{ server: ServerProcess; target: Target; token: string; keyId: string }> {
+  const token = randomBytes(24).toString('base64url');
+  const nodeArgs: string[] = [];
+  if (cfg.cpuProfDir !== undefined) {
+    mkdirSync(resolve(cfg.cpuProfDir), { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${resolve(cfg.cpuProfDir)}`);
+  }
+  const server = await startServer({
+    name: 'keywarden',
+    cwd: ROOT,
+    nodeArgs,
+    args: [
+      join(ROOT, 'src', 'cli', 'main.ts'),
+      'dev',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      '--root-token',
+      token,
+    ],
+  });
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+  const createUrl = `${server.url}/v1/keys`;
+  const res = await fetch(createUrl, { method: 'POST', headers: auth, body: JSON.stringify({ alias: 'alias/bench' }) });
+  const text = await res.text();
+  if (res.status !== 201) {
+    throw new Error(`keywarden: POST ${createUrl} -> ${res.status} (expected 201)\n  body: ${text.slice(0, 500)}`);
+  }
+  let keyId: unknown;
+  try {
+    keyId = (JSON.parse(text) as { key?: { id?: unknown } }).key?.id;
+  } catch {
+    /* reported below */
+  }
+  if (typeof keyId !== 'string') {
+    throw new Error(`keywarden: POST ${createUrl} -> 201 but no key.id in body: ${text.slice(0, 300)}`);
+  }
+  return {
+    server,
+    token,
+    keyId,
+    target: { name: 'keywarden', url: `${server.url}/v1/keys/alias/bench/encrypt`, headers: auth, pid: server.child.pid },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface BatchResult {
+  seconds: number;
+  requests: number;
+  items: number;
+  itemsPerSec: number;
+  p50: number;
+  p99: number;
+  serverCpuUsPerItem: number;
+}
+
+async function measureBatch(t: Target, seconds: number, label: string): Promise<BatchResult> {
+  const n = cfg.batchSize;
+  const items = Array.from({ length: n }, (_, i) => ({ plaintext: PLAINTEXT_B64, ref: String(i) }));
+  const body = JSON.stringify({ items });
+  let verifiedItems = 0;
+  let bad: string | undefined;
+  const verify = (text: string): boolean => {
+    let reason: string | undefined;
+    try {
+      const got = (JSON.parse(text) as { items?: unknown }).items;
+      if (!Array.isArray(got)) reason = 'no items array';
+      else if (got.length !== n) reason = `expected ${n} items, got ${got.length}`;
+      else {
+        for (let i = 0; i < n; i++) {
+          const it = got[i] as { ref?: unknown; ciphertext?: unknown } | null;
+          if (typeof it?.ciphertext !== 'string' || it.ciphertext.length === 0) {
+            reason = `item ${i} has no ciphertext: ${JSON.stringify(it).slice(0, 200)}`;
+            break;
+          }
+          if (it.ref !== String(i)) {
+            reason = `item ${i} has ref ${JSON.stringify(it.ref)}, expected "${i}"`;
+            break;
+          }
+        }
+      }
+    } catch {
+      reason = 'body is not JSON';
+    }
+    if (reason === undefined) {
+      verifiedItems += n;
+      return true;
+    }
+    bad ??= `${reason}; body starts: ${text.slice(0, 200)}`;
+    return false;
+  };
+  const r = await runLoad({
+    label,
+    url: t.url,
+    headers: t.headers,
+    body,
+    connections: cfg.batchConnections,
+    durationSec: seconds,
+    verifyBody: verify,
+    timeoutSec: 30,
+    serverPid: t.pid,
+  });
+  assertClean(r, bad);
+  return {
+    seconds: r.seconds,
+    requests: r.ok,
+    items: verifiedItems,
+    itemsPerSec: verifiedItems / r.seconds,
+    p50: r.p50,
+    p99: r.p99,
+    serverCpuUsPerItem: r.serverCpuUsPerReq / n,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function describe(r: LoadResult): string {
+  return (
+    `${fmtInt(r.reqPerSec).padStart(7)} req/s  p50 ${fmtMs(r.p50)} ms  p99 ${fmtMs(r.p99)} ms  ` +
+    `server ${fmtFixed(r.serverCpuUsPerReq)} µs CPU/req, ${fmtInt(r.serverCpuUtil * 100)}% busy  ` +
+    `(${fmtInt(r.completed)} req in ${r.seconds}s)`
+  );
+}
+
+function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+function best(runs: LoadResult[]): LoadResult {
+  const sorted = [...runs].sort((a, b) => b.reqPerSec - a.reqPerSec);
+  const top = sorted[0];
+  if (top === undefined) throw new Error('no runs');
+  return top;
+}
+
+async function main(): Promise<void> {
+  const cpuInfo = cpus();
+  const started = new Date();
+  log(`Keywarden encrypt benchmark — ${started.toISOString()}`);
+  log(
+    `node ${process.version}, ${cpuInfo.length} CPU(s) (${cpuInfo[0]?.model.trim() ?? 'unknown'}), ` +
+      `connections=${cfg.connections}, pipelining=1, duration=${cfg.duration}s, warm-up=${cfg.warmup}s, ` +
+      `rounds=${cfg.rounds}, payload=32 bytes`,
+  );
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'keywarden-bench-'));
+  // Also removed when the bench is interrupted (SIGINT/SIGTERM end in process.exit via lib.ts).
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const servers: ServerProcess[] = [];
+  try {
+    // --- start both servers ------------------------------------------------------------------
+    const baseline = await startBaseline();
+    servers.push(baseline.server);
+    log(`baseline  ready at ${baseline.server.url}`);
+    await preflight('baseline', baseline.target.url, baseline.target.headers, SINGLE_BODY);
+
+    const targets: Target[] = [baseline.target];
+    let kw: Awaited<ReturnType<typeof startKeywarden>> | undefined;
+    if (!cfg.baselineOnly) {
+      kw = await startKeywarden(dataDir);
+      servers.push(kw.server);
+      log(`keywarden ready at ${kw.server.url} (key ${kw.keyId} as alias/bench, data dir ${dataDir})`);
+      await preflight('keywarden', kw.target.url, kw.target.headers, SINGLE_BODY);
+      targets.push(kw.target);
+    }
+    const serverOf = (t: Target): ServerProcess => (t.name === 'baseline' ? baseline.server : kw!.server);
+
+    // --- warm-up --------------------------------------------------------------------------------
+    if (cfg.warmup > 0) {
+      for (const t of targets) {
+        const r = await measureSingle(t, cfg.warmup, `${t.name} warm-up`);
+        serverOf(t).assertAlive();
+        log(`warm-up   ${t.name.padEnd(9)} ${describe(r)}`);
+      }
+    }
+
+    // --- alternating measured rounds: A B A B ... -------------------------------------------------
+    const runs: Record<Target['name'], LoadResult[]> = { baseline: [], keywarden: [] };
+    for (let round = 1; round <= cfg.rounds; round++) {
+      for (const t of targets) {
+        await sleep(500); // let the previous run's sockets close and GC settle
+        const r = await measureSingle(t, cfg.duration, `${t.name} round ${round}`);
+        serverOf(t).assertAlive();
+        runs[t.name].push(r);
+        log(`round ${round}   ${t.name.padEnd(9)} ${describe(r)}`);
+      }
+    }
+
+    // --- batch ------------------------------------------------------------------------------------
+    let batch: BatchResult | undefined;
+    if (kw !== undefined) {
+      const items = Array.from({ length: 2 }, (_, i) => ({ plaintext: PLAINTEXT_B64, ref: String(i) }));
+      const probe = (await preflight('keywarden batch', kw.target.url, kw.target.headers, JSON.stringify({ items }))) as {
+        items?: unknown;
+      };
+      if (!Array.isArray(probe.items) || probe.items.length !== 2) {
+        throw new Error(`keywarden batch: unexpected response to a 2-item batch: ${JSON.stringify(probe).slice(0, 300)}`);
+      }
+      await sleep(500);
+      if (cfg.warmup > 0) {
+        const w = await measureBatch(kw.target, cfg.warmup, 'keywarden batch warm-up');
+        log(`warm-up   batch     ${fmtInt(w.itemsPerSec).padStart(7)} items/s`);
+      }
+      await sleep(500);
+      batch = await measureBatch(kw.target, cfg.duration, 'keywarden batch');
+      kw.server.assertAlive();
+      log(
+        `batch     keywarden ${fmtInt(batch.itemsPerSec).padStart(7)} items/s  (${fmtInt(batch.requests)} requests x ` +
+          `${cfg.batchSize} items in ${batch.seconds}s, ${cfg.batchConnections} connections, ` +
+          `p50 ${fmtMs(batch.p50)} ms  p99 ${fmtMs(batch.p99)} ms per request, ` +
+          `server ${fmtFixed(batch.serverCpuUsPerItem, 2)} µs CPU/item)`,
+      );
+    }
+
+    // --- report -------------------------------------------------------------------------------------
+    const b = best(runs.baseline);
+    const k = runs.keywarden.length > 0 ? best(runs.keywarden) : undefined;
+    const ratio = k !== undefined ? k.reqPerSec / b.reqPerSec : Number.NaN;
+    const paired = runs.keywarden.map((kr, i) => kr.reqPerSec / (runs.baseline[i]?.reqPerSec ?? Number.NaN));
+    const cpuRatio = median(
+      runs.keywarden.map((kr, i) => (runs.baseline[i]?.serverCpuUsPerReq ?? Number.NaN) / kr.serverCpuUsPerReq),
+    );
+
+    log('');
+    log(
+      `Single encrypt, 32-byte plaintext, ${cfg.connections} connections, pipelining 1, ${cfg.duration}s per run — ` +
+        `BEST of ${cfg.rounds} alternating rounds by req/s (latencies from that same run)`,
+    );
+    const rows = [
+      ['baseline (node:http)', fmtInt(b.reqPerSec), fmtMs(b.p50), fmtMs(b.p99), '1.00', fmtFixed(b.serverCpuUsPerReq)],
+    ];
+    if (k !== undefined) {
+      rows.push(['keywarden', fmtInt(k.reqPerSec), fmtMs(k.p50), fmtMs(k.p99), ratio.toFixed(2), fmtFixed(k.serverCpuUsPerReq)]);
+    }
+    log(table(['target', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs baseline', 'server µs CPU/req'], rows));
+    if (paired.length > 0) {
+      log(`per-round req/s ratios (keywarden/baseline, adjacent runs): ${paired.map((x) => x.toFixed(2)).join(', ')}`);
+    }
+    const unsaturated = [b, k].filter((r): r is LoadResult => r !== undefined && r.serverCpuUtil < 0.9);
+    if (unsaturated.length > 0) {
+      log(
+        `NOTE: ${unsaturated.map((r) => `${r.label} was only ${fmtInt(r.serverCpuUtil * 100)}% busy`).join(', ')}: ` +
+          `the machine was contended (or the client was the bottleneck), so req/s understates that server; ` +
+          `trust the CPU-efficiency ratio more, or re-run when the machine is quieter`,
+      );
+    }
+    if (k !== undefined && Number.isFinite(cpuRatio)) {
+      log(
+        `CPU-efficiency ratio (baseline µs/req ÷ keywarden µs/req, median over rounds): ${cpuRatio.toFixed(2)} ` +
+          `— less sensitive to noisy neighbours than req/s; informational, not a goal`,
+      );
+    }
+
+    log('');
+    const goalRows: string[][] = [];
+    if (k !== undefined) {
+      goalRows.push([
+        'keywarden/baseline req/s',
+        `>= ${GOAL_RATIO.toFixed(2)}`,
+        ratio.toFixed(2),
+        ratio >= GOAL_RATIO ? 'PASS' : 'BELOW',
+      ]);
+    }
+    if (batch !== undefined) {
+      goalRows.push([
+        `batch encrypt (${cfg.batchSize} items/request) items/s`,
+        `>= ${fmtInt(GOAL_BATCH_ITEMS_PER_SEC)}`,
+        fmtInt(batch.itemsPerSec),
+        batch.itemsPerSec >= GOAL_BATCH_ITEMS_PER_SEC ? 'PASS' : 'BELOW',
+      ]);
+    }
+    if (goalRows.length > 0) {
+      log(table(['goal', 'target', 'measured', 'result'], goalRows));
+      log('(goals are reported, never enforced: a BELOW does not fail the run)');
+    } else {
+      log('BENCH_BASELINE_ONLY=1: Keywarden not measured, no goals evaluated.');
+    }
+
+    if (cfg.jsonOut !== undefined) {
+      const out = {
+        date: started.toISOString(),
+        node: process.version,
+        cpus: cpuInfo.length,
+        cpuModel: cpuInfo[0]?.model.trim(),
+        config: { ...cfg, jsonOut: undefined },
+        runs,
+        best: { baseline: b, keywarden: k },
+        ratio,
+        pairedRatios: paired,
+        cpuEfficiencyRatio: cpuRatio,
+        batch,
+        goals: { ratio: GOAL_RATIO, batchItemsPerSec: GOAL_BATCH_ITEMS_PER_SEC },
+      };
+      writeFileSync(resolve(cfg.jsonOut), `${JSON.stringify(out, null, 2)}\n`);
+      log(`results written to ${resolve(cfg.jsonOut)}`);
+    }
+  } finally {
+    // Stop servers gracefully so --cpu-prof can be written; SIGKILL after the grace period.
+    await Promise.all(servers.map((s) => s.stop(cfg.cpuProfDir !== undefined ? 30_000 : 5_000)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`\nBENCH FAILED: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
