@@ -3,24 +3,32 @@
  * go by that hash (equality on a fixed-length digest of a 256-bit random secret, so no timing
  * oracle on the secret itself). Issue 3/10 adds service tokens, TTLs and revocation.
  */
-import { randomBytes, sha256 } from '../crypto/primitives/index.js';
+import { randomBytes, sha256Hex } from '../crypto/primitives/index.js';
 import { errors } from '../errors/catalog.js';
 import type { Clock } from '../util/clock.js';
+import { TtlCache } from '../util/ttl-cache.js';
 import type { Principal, TokenRecord } from './token.model.js';
 import type { TokenStore } from './token.store.js';
 
 const ROOT_PREFIX = 'kwr_';
+/** How long a successful token lookup is reused without asking the store. */
+export const TOKEN_CACHE_TTL_MS = 1000;
 const MAX_TOKEN_LENGTH = 512;
 
 export function hashToken(token: string): string {
-  return sha256(token).toString('hex');
+  return sha256Hex(token);
 }
 
 export class TokenService {
+  /** token hash -> principal; only successful lookups are cached (keyed by hash, never the secret). */
+  readonly #cache: TtlCache<string, Principal>;
+
   constructor(
     private readonly store: TokenStore,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.#cache = new TtlCache(clock, TOKEN_CACHE_TTL_MS);
+  }
 
   /** Creates a root token and returns its secret (shown once). */
   async createRootToken(displayName = 'root'): Promise<string> {
@@ -49,8 +57,13 @@ export class TokenService {
   async authenticate(token: string | undefined): Promise<Principal> {
     if (token === undefined || token.length === 0) throw errors.unauthenticated('A bearer token is required (Authorization: Bearer <token>)');
     if (token.length > MAX_TOKEN_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
-    const record = await this.store.findTokenByHash(hashToken(token));
+    const hash = hashToken(token);
+    const cached = this.#cache.get(hash);
+    if (cached !== undefined) return cached;
+    const record = await this.store.findTokenByHash(hash);
     if (record === undefined) throw errors.unauthenticated('The bearer token is not valid');
-    return { kind: record.kind, accessor: record.accessor, displayName: record.displayName };
+    const principal: Principal = { kind: record.kind, accessor: record.accessor, displayName: record.displayName };
+    this.#cache.set(hash, principal);
+    return principal;
   }
 }

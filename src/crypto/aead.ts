@@ -13,8 +13,9 @@ export interface KeyVersionRef {
 }
 
 /**
- * Encrypts `plaintext` under one key version. `nonce` MUST be left undefined outside known-answer
- * tests: a fresh random 96-bit nonce is drawn per call (NIST SP 800-38D §8.2.2).
+ * Encrypts `plaintext` under one key version. `nonce` MUST be a fresh random 96-bit value (NIST
+ * SP 800-38D §8.2.2): leave it undefined, or pass one from a NoncePool; fixed nonces are for
+ * known-answer tests only.
  */
 export function encryptV1(
   material: SecretBytes,

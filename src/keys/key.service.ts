@@ -9,6 +9,7 @@ import { SecretBytes } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors } from '../errors/catalog.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { Clock } from '../util/clock.js';
+import { TtlCache } from '../util/ttl-cache.js';
 import { KEY_ID_RE, aliasProblem, type KeyRecord, type KeySpec, type KeyVersionRecord } from './key.model.js';
 import type { KeyStore } from './key.store.js';
 
@@ -22,6 +23,8 @@ export interface CreateKeyInput {
 const MATERIAL_BYTES: Record<KeySpec, number> = { SYMMETRIC_DEFAULT: 32 };
 export const MAX_DESCRIPTION = 8192;
 export const MAX_TAGS = 50;
+/** How long a resolved key record (by id or alias) is reused without asking the store. */
+export const KEY_CACHE_TTL_MS = 1000;
 
 export function materialPurpose(keyId: string, version: number): string {
   return `key-material:${keyId}:${version}`;
@@ -30,12 +33,15 @@ export function materialPurpose(keyId: string, version: number): string {
 export class KeyService {
   /** Unwrapped material by "keyId:version". Contract: emptied and zeroized on seal. */
   readonly #materialCache = new Map<string, SecretBytes>();
+  /** Key records by id and by alias. Contract: every write through this service clears it. */
+  readonly #records: TtlCache<string, KeyRecord>;
 
   constructor(
     private readonly store: KeyStore,
     private readonly seal: SealService,
     private readonly clock: Clock,
   ) {
+    this.#records = new TtlCache(clock, KEY_CACHE_TTL_MS);
     seal.onSeal(() => this.dropCache());
   }
 
@@ -76,11 +82,14 @@ export class KeyService {
       aliases,
     };
     await this.store.createKey(key, version);
+    this.#records.clear();
     return key;
   }
 
   /** Resolves a key id or `alias/...` name; NotFound when neither exists. */
   async resolve(idOrAlias: string): Promise<KeyRecord> {
+    const cached = this.#records.get(idOrAlias);
+    if (cached !== undefined) return cached;
     let id: string | undefined = idOrAlias;
     if (idOrAlias.startsWith('alias/')) {
       id = await this.store.resolveAlias(idOrAlias);
@@ -89,12 +98,17 @@ export class KeyService {
     }
     const key = id === undefined ? undefined : await this.store.getKey(id);
     if (key === undefined) throw new KeywardenError('NotFound', `key "${idOrAlias.slice(0, 300)}" was not found`);
+    this.#records.set(idOrAlias, key);
     return key;
   }
 
   /** Looks a key up by id; undefined when absent (decrypt maps that to InvalidCiphertext). */
-  findById(id: string): Promise<KeyRecord | undefined> {
-    return this.store.getKey(id);
+  async findById(id: string): Promise<KeyRecord | undefined> {
+    const cached = this.#records.get(id);
+    if (cached !== undefined) return cached;
+    const key = await this.store.getKey(id);
+    if (key !== undefined) this.#records.set(id, key);
+    return key;
   }
 
   async list(limit: number, after?: { createdAt: number; id: string }): Promise<KeyRecord[]> {
@@ -129,6 +143,7 @@ export class KeyService {
   }
 
   dropCache(): void {
+    this.#records.clear();
     for (const s of this.#materialCache.values()) s.dispose();
     this.#materialCache.clear();
   }

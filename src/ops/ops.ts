@@ -5,7 +5,7 @@
  */
 import { decryptV1, encryptV1, parseCiphertext } from '../crypto/aead.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
-import { randomBytes } from '../crypto/primitives/index.js';
+import { NoncePool, randomBytes } from '../crypto/primitives/index.js';
 import { zeroize, type SecretBytes } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors, isKeywardenError, type ErrorCode } from '../errors/catalog.js';
 import { authorize, type Action } from '../auth/authorize.js';
@@ -57,6 +57,8 @@ export interface OpsDeps {
 }
 
 export class Ops {
+  readonly #nonces = new NoncePool();
+
   constructor(private readonly d: OpsDeps) {}
 
   /** The pipeline's front half: sealed check, authentication and authorization. */
@@ -222,7 +224,7 @@ export class Ops {
     }
     checkContext(context);
     const ref = { keyId: key.id, keyVersion: key.primaryVersion };
-    return { ciphertext: encryptV1(material, ref, plaintext, context), ...ref };
+    return { ciphertext: encryptV1(material, ref, plaintext, context, this.#nonces.next()), ...ref };
   }
 
   async #decryptOne(ciphertext: Buffer, context?: EncryptionContext): Promise<DecryptResult> {

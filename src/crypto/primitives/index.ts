@@ -8,7 +8,9 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
+  hash as oneShotHash,
   randomBytes as nodeRandomBytes,
+  randomFillSync,
   randomUUID as nodeRandomUUID,
   timingSafeEqual,
 } from 'node:crypto';
@@ -21,12 +23,40 @@ export function randomBytes(n: number): Buffer {
   return nodeRandomBytes(n);
 }
 
+/**
+ * Nonces for random-nonce AES-GCM come from a pool refilled from the CSPRNG 4 KiB at a time:
+ * a 12-byte randomBytes() call costs ~2 µs of native-call overhead, a pool slice ~0.1 µs. Nonces
+ * are public; the only requirement (NIST SP 800-38D §8.2.2) is that they are random and never
+ * reused, and every pool byte is handed out exactly once.
+ */
+export class NoncePool {
+  #pool = Buffer.alloc(0);
+  #offset = 0;
+
+  constructor(private readonly poolBytes = 4096) {}
+
+  next(size: number = AES_GCM_NONCE_BYTES): Buffer {
+    if (this.#offset + size > this.#pool.length) {
+      this.#pool = randomFillSync(Buffer.allocUnsafeSlow(Math.max(this.poolBytes, size)));
+      this.#offset = 0;
+    }
+    const nonce = Buffer.from(this.#pool.subarray(this.#offset, this.#offset + size));
+    this.#offset += size;
+    return nonce;
+  }
+}
+
 export function randomUUID(): string {
   return nodeRandomUUID();
 }
 
 export function sha256(data: Buffer | string): Buffer {
   return createHash('sha256').update(data).digest();
+}
+
+/** SHA-256 as lowercase hex (one-shot API: ~3x cheaper than createHash for short inputs). */
+export function sha256Hex(data: string): string {
+  return oneShotHash('sha256', data, 'hex');
 }
 
 export function hmacSha256(key: Buffer, data: Buffer | string): Buffer {
