@@ -60,4 +60,51 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX aliases_by_key ON aliases (key_id);
     `,
   },
+  {
+    version: 2,
+    name: 'key lifecycle: rotation, deletion window, revocation, usage, import',
+    sql: `
+      ALTER TABLE keys ADD COLUMN rotation_period_ms INTEGER;
+      ALTER TABLE keys ADD COLUMN next_rotation_at INTEGER;
+      ALTER TABLE keys ADD COLUMN min_decryption_version INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE keys ADD COLUMN usage_limit INTEGER;
+      ALTER TABLE keys ADD COLUMN deletion_at INTEGER;
+      ALTER TABLE keys ADD COLUMN destroyed_at INTEGER;
+      ALTER TABLE keys ADD COLUMN compromised_at INTEGER;
+      ALTER TABLE keys ADD COLUMN revocation_reason TEXT;
+      ALTER TABLE keys ADD COLUMN exportable INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE keys ADD COLUMN material_expires_at INTEGER;
+      CREATE INDEX keys_by_next_rotation ON keys (next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+      CREATE INDEX keys_by_deletion ON keys (deletion_at) WHERE deletion_at IS NOT NULL;
+      CREATE INDEX keys_by_material_expiry ON keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+      ALTER TABLE key_versions ADD COLUMN usage_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE key_versions ADD COLUMN last_used_at INTEGER;
+      ALTER TABLE key_versions ADD COLUMN public_key BLOB;
+      ALTER TABLE key_versions ADD COLUMN destroyed_at INTEGER;
+      CREATE TABLE import_tokens (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL REFERENCES keys (id),
+        wrapped_private_key BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
+    version: 3,
+    name: 'durable scheduled jobs',
+    sql: `
+      CREATE TABLE jobs (
+        name TEXT PRIMARY KEY,
+        interval_ms INTEGER NOT NULL,
+        next_run_at INTEGER NOT NULL,
+        last_run_at INTEGER,
+        last_status TEXT,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_expires_at INTEGER
+      ) STRICT;
+    `,
+  },
 ];
