@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { TokenService } from './auth/token.service.js';
 import { KeyService } from './keys/key.service.js';
 import { Ops } from './ops/ops.js';
+import { KeyAdminOps } from './ops/key-admin.ops.js';
+import { Scheduler } from './jobs/scheduler.js';
+import { hostname } from 'node:os';
 import { SysOps } from './ops/sys.ops.js';
 import { SealService } from './seal/seal.service.js';
 import type { SealType } from './seal/seal.model.js';
@@ -21,7 +24,17 @@ export interface KeywardenOptions {
   logger: Logger | false;
   clock?: Clock;
   https?: { cert: Buffer; key: Buffer };
+  /** Run the lifecycle jobs on a timer (servers: yes; tests drive scheduler.tick() themselves). */
+  startJobs?: boolean;
 }
+
+/** Lifecycle jobs and how often each runs (each one processes everything due at the time it runs). */
+export const JOB_INTERVALS_MS = {
+  'usage-flush': 10_000,
+  'rotation-due': 60_000,
+  'deletion-due': 60_000,
+  'material-expiry': 60_000,
+} as const;
 
 export interface Keywarden {
   app: FastifyInstance;
@@ -30,7 +43,9 @@ export interface Keywarden {
   tokens: TokenService;
   keys: KeyService;
   ops: Ops;
+  admin: KeyAdminOps;
   sys: SysOps;
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -46,8 +61,17 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const tokens = new TokenService(store.tokens, clock);
     const keys = new KeyService(store.keys, seal, clock);
     const ops = new Ops({ seal, tokens, keys });
-    const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal });
-    const app = await buildHttpServer({ ops, sys, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock });
+    const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
+    // Jobs only touch keys while unsealed; a sealed node skips the run (and retries next interval).
+    const whenUnsealed = (f: (now: number) => Promise<number>) => async (now: number) => ({ processed: seal.sealed ? 0 : await f(now) });
+    await scheduler.register('usage-flush', JOB_INTERVALS_MS['usage-flush'], whenUnsealed(() => keys.flushUsage()));
+    await scheduler.register('rotation-due', JOB_INTERVALS_MS['rotation-due'], whenUnsealed((now) => keys.rotateDue(now)));
+    await scheduler.register('deletion-due', JOB_INTERVALS_MS['deletion-due'], whenUnsealed((now) => keys.destroyDue(now)));
+    await scheduler.register('material-expiry', JOB_INTERVALS_MS['material-expiry'], whenUnsealed((now) => keys.expireMaterialDue(now)));
+    if (opts.startJobs) scheduler.start();
+    const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler });
+    const app = await buildHttpServer({ ops, admin, sys, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -56,12 +80,16 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       tokens,
       keys,
       ops,
+      admin,
       sys,
+      scheduler,
       async close() {
         if (closed) return;
         closed = true;
-        seal.seal();
+        await scheduler.stop();
         await app.close();
+        if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
+        seal.seal();
         await store.close();
       },
     };

@@ -10,8 +10,29 @@ export type Action =
   | 'key:decrypt'
   | 'key:generate-data-key'
   | 'key:re-encrypt'
+  | 'key:rotate'
+  | 'key:update'
+  | 'key:enable'
+  | 'key:disable'
+  | 'key:schedule-deletion'
+  | 'key:cancel-deletion'
+  | 'key:revoke'
+  | 'key:versions'
+  | 'key:tag'
+  | 'key:alias'
+  | 'key:import'
+  | 'key:export'
+  | 'key:sign'
+  | 'key:verify'
+  | 'key:public-key'
+  | 'key:mac'
+  | 'key:verify-mac'
+  | 'key:re-wrap'
+  | 'key:report'
+  | 'key:purge'
   | 'random:generate'
-  | 'sys:seal';
+  | 'sys:seal'
+  | 'sys:jobs';
 
 /**
  * Decides whether `principal` may perform `action`. Fails closed: anything not explicitly allowed

@@ -66,7 +66,7 @@ export async function runDev(opts: { listen: string; dataDir: string; rootToken?
   }
   const dataDir = resolve(opts.dataDir);
   const log = makeLogger(opts.logLevel);
-  const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log });
+  const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log, startJobs: true });
   const unsealKey = await bootDevSeal(kw.seal, dataDir);
 
   let rootToken = opts.rootToken;
@@ -122,7 +122,7 @@ export async function runServer(configFile: string): Promise<void> {
   } else {
     log.warn('TLS is disabled: only acceptable behind a TLS-terminating proxy on the same host');
   }
-  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, ...(https ? { https } : {}) });
+  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, startJobs: true, ...(https ? { https } : {}) });
   const url = await listen(kw, parseListenAddress(config.listen.address), https ? 'https' : 'http');
   stopOnSignals(kw, log);
   const s = kw.seal.status();

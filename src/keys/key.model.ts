@@ -1,15 +1,17 @@
 /** KMS key model. A KMS key (a.k.a. KEK / customer master key) has versions v1..vN, one primary. */
-export const KEY_SPECS = ['SYMMETRIC_DEFAULT'] as const;
-export type KeySpec = (typeof KEY_SPECS)[number];
+import type { KeySpec, KeyUsage, WrappingAlgorithm } from '../crypto/keyspecs.js';
 
-export const KEY_USAGES = ['ENCRYPT_DECRYPT'] as const;
-export type KeyUsage = (typeof KEY_USAGES)[number];
+/** Specs, usages and their allowed algorithms are defined once, in crypto/keyspecs.ts. */
+export { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage } from '../crypto/keyspecs.js';
 
-/** Lifecycle states; issue 2/10 adds the transitions between them. */
+/** Lifecycle states; transitions live in key.lifecycle.ts. */
 export const KEY_STATES = ['Enabled', 'Disabled', 'PendingDeletion', 'Destroyed', 'Compromised', 'PendingImport'] as const;
 export type KeyState = (typeof KEY_STATES)[number];
 
-export type KeyOrigin = 'KEYWARDEN';
+export const KEY_ORIGINS = ['KEYWARDEN', 'EXTERNAL'] as const;
+export type KeyOrigin = (typeof KEY_ORIGINS)[number];
+
+export type RevocationReason = 'compromised' | 'superseded';
 
 export interface KeyRecord {
   id: string;
@@ -18,11 +20,26 @@ export interface KeyRecord {
   usage: KeyUsage;
   state: KeyState;
   origin: KeyOrigin;
+  exportable: boolean;
   createdAt: number;
   updatedAt: number;
+  /** 0 while an EXTERNAL key waits for its first imported material. */
   primaryVersion: number;
+  minDecryptionVersion: number;
+  /** Automatic rotation period, or null for none. */
+  rotationPeriodMs: number | null;
+  nextRotationAt: number | null;
+  /** Encryptions per version before automatic rotation; null = the spec's default. */
+  usageLimit: number | null;
+  deletionAt: number | null;
+  destroyedAt: number | null;
+  compromisedAt: number | null;
+  revocationReason: RevocationReason | null;
+  materialExpiresAt: number | null;
   tags: Record<string, string>;
   aliases: string[];
+  /** Derived by the store: the latest lastUsedAt of the key's versions (flushed usage only). */
+  lastUsedAt: number | null;
 }
 
 export type KeyVersionState = 'Enabled' | 'Disabled' | 'Destroyed';
@@ -32,9 +49,41 @@ export interface KeyVersionRecord {
   version: number;
   state: KeyVersionState;
   createdAt: number;
-  /** Key material wrapped by the barrier under the root key. Never plaintext. */
+  /** Key material wrapped by the barrier under the root key. Never plaintext; empty once destroyed. */
   wrappedMaterial: Buffer;
+  /** SPKI DER public key of an asymmetric version (not secret). */
+  publicKey: Buffer | null;
+  usageCount: number;
+  lastUsedAt: number | null;
+  destroyedAt: number | null;
 }
+
+/** One atomic change to a key and its versions (rotation, import, destruction, ...). */
+export interface KeyChange {
+  key?: KeyRecord;
+  newVersion?: KeyVersionRecord;
+  versions?: KeyVersionRecord[];
+}
+
+export interface UsageDelta {
+  keyId: string;
+  version: number;
+  count: number;
+  lastUsedAt: number;
+}
+
+export interface ImportTokenRecord {
+  id: string;
+  keyId: string;
+  /** RSA-4096 private key (PKCS#8) wrapped by the barrier. */
+  wrappedPrivateKey: Buffer;
+  publicKey: Buffer;
+  wrappingAlgorithm: WrappingAlgorithm;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type DueKind = 'rotation' | 'deletion' | 'material-expiry';
 
 /** AWS KMS alias rules: alias/ prefix, 1–256 chars of [a-zA-Z0-9/_-], not the reserved alias/aws/. */
 export const ALIAS_PATTERN = '^alias/[a-zA-Z0-9/_-]+$';
@@ -49,3 +98,37 @@ export function aliasProblem(alias: string): string | undefined {
 
 export const KEY_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 export const KEY_ID_RE = new RegExp(KEY_ID_PATTERN);
+
+type KeyIdentity = Pick<KeyRecord, 'id' | 'spec' | 'usage' | 'createdAt'>;
+
+/** A key record with every lifecycle field at its initial value; `fields` override. */
+export function newKeyRecord(fields: KeyIdentity & Partial<KeyRecord>): KeyRecord {
+  return {
+    description: '',
+    state: 'Enabled',
+    origin: 'KEYWARDEN',
+    exportable: false,
+    updatedAt: fields.createdAt,
+    primaryVersion: 1,
+    minDecryptionVersion: 1,
+    rotationPeriodMs: null,
+    nextRotationAt: null,
+    usageLimit: null,
+    deletionAt: null,
+    destroyedAt: null,
+    compromisedAt: null,
+    revocationReason: null,
+    materialExpiresAt: null,
+    tags: {},
+    aliases: [],
+    lastUsedAt: null,
+    ...fields,
+  };
+}
+
+/** A fresh, enabled, unused key version. */
+export function newKeyVersion(
+  fields: Pick<KeyVersionRecord, 'keyId' | 'version' | 'createdAt' | 'wrappedMaterial'> & Partial<KeyVersionRecord>,
+): KeyVersionRecord {
+  return { state: 'Enabled', publicKey: null, usageCount: 0, lastUsedAt: null, destroyedAt: null, ...fields };
+}

@@ -1,16 +1,46 @@
 /**
- * KMS keys: creation, lookup and access to (cached) key material.
- * Key material comes from the OS CSPRNG, is wrapped by the barrier under the root key before it
- * touches the store, and is cached unwrapped in memory only while unsealed (dropped on seal).
+ * KMS keys: creation, lookup, the governed lifecycle (rotation, states, versions, deletion,
+ * revocation, import), usage accounting and access to (cached) key material.
+ *
+ * Contracts:
+ * - Key material comes from the OS CSPRNG (or an authenticated import), is wrapped by the barrier
+ *   under the root key before it touches the store, and is cached unwrapped only while unsealed.
+ * - Every state change goes through key.lifecycle.ts and is one atomic store write; caches are
+ *   cleared after every write through this service and on seal.
+ * - Destroyed material is overwritten in the store and dropped from every cache of this process.
  */
 import { barrierUnwrap, barrierWrap } from '../crypto/aead.js';
-import { randomBytes, randomUUID } from '../crypto/primitives/index.js';
-import { SecretBytes } from '../crypto/secret-bytes.js';
+import {
+  checkKeyUsage,
+  defaultUsage,
+  generateImportWrappingKeyPair,
+  generateMaterial,
+  isAsymmetric,
+  publicKeyFromMaterial,
+  unwrapImportedMaterial,
+  validateImportedMaterial,
+  type WrappingAlgorithm,
+} from '../crypto/keyspecs.js';
+import { randomUUID } from '../crypto/primitives/index.js';
+import { SecretBytes, zeroize } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors } from '../errors/catalog.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { Clock } from '../util/clock.js';
 import { TtlCache } from '../util/ttl-cache.js';
-import { KEY_ID_RE, aliasProblem, type KeyRecord, type KeySpec, type KeyVersionRecord } from './key.model.js';
+import { transition, type KeyEvent } from './key.lifecycle.js';
+import {
+  KEY_ID_RE,
+  aliasProblem,
+  newKeyRecord,
+  newKeyVersion,
+  type KeyChange,
+  type KeyOrigin,
+  type KeyRecord,
+  type KeySpec,
+  type KeyUsage,
+  type KeyVersionRecord,
+  type RevocationReason,
+} from './key.model.js';
 import type { KeyStore } from './key.store.js';
 
 export interface CreateKeyInput {
@@ -18,23 +48,68 @@ export interface CreateKeyInput {
   aliases?: string[];
   tags?: Record<string, string>;
   spec?: KeySpec;
+  usage?: KeyUsage;
+  origin?: KeyOrigin;
+  exportable?: boolean;
+  rotationPeriodDays?: number;
+  usageLimit?: number;
 }
 
-const MATERIAL_BYTES: Record<KeySpec, number> = { SYMMETRIC_DEFAULT: 32 };
+export interface UpdateKeyInput {
+  description?: string;
+  rotationPeriodDays?: number | null;
+  minDecryptionVersion?: number;
+  usageLimit?: number | null;
+}
+
+/** An unwrapped key version in the cache, with its usage counters. The cache owns `material`. */
+export interface VersionHandle {
+  keyId: string;
+  version: number;
+  material: SecretBytes;
+  publicKey: Buffer | null;
+  /** Persisted + not yet flushed encryptions/signatures with this version. */
+  uses: number;
+  pending: number;
+  lastUsedAt: number;
+}
+
+export const DAY_MS = 86_400_000;
 export const MAX_DESCRIPTION = 8192;
 export const MAX_TAGS = 50;
 /** How long a resolved key record (by id or alias) is reused without asking the store. */
 export const KEY_CACHE_TTL_MS = 1000;
+export const ROTATION_PERIOD_DAYS = { min: 1, max: 3650 } as const;
+export const DELETION_WINDOW_DAYS = { min: 7, max: 30, default: 30 } as const;
+/** Random-nonce AES-GCM: at most 2^32 encryptions per key (NIST SP 800-38D §8.3). */
+export const DEFAULT_AES_GCM_USAGE_LIMIT = 2 ** 32;
+export const IMPORT_TOKEN_TTL_MS = DAY_MS;
 
 export function materialPurpose(keyId: string, version: number): string {
   return `key-material:${keyId}:${version}`;
 }
 
+const importTokenPurpose = (id: string) => `import-token:${id}`;
+
+/** The usage limit in force for a key: its own, or the default of its spec (none for non-AES). */
+export function effectiveUsageLimit(key: KeyRecord): number | null {
+  return key.usageLimit ?? (key.spec === 'SYMMETRIC_DEFAULT' ? DEFAULT_AES_GCM_USAGE_LIMIT : null);
+}
+
+function checkWholeDays(name: string, days: number, range: { min: number; max: number }): number {
+  if (!Number.isInteger(days) || days < range.min || days > range.max) {
+    throw errors.validation(`${name} must be a whole number of days between ${range.min} and ${range.max}`);
+  }
+  return days;
+}
+
 export class KeyService {
-  /** Unwrapped material by "keyId:version". Contract: emptied and zeroized on seal. */
-  readonly #materialCache = new Map<string, SecretBytes>();
+  /** Unwrapped versions by "keyId:version". Contract: emptied and zeroized on seal. */
+  readonly #handles = new Map<string, VersionHandle>();
   /** Key records by id and by alias. Contract: every write through this service clears it. */
   readonly #records: TtlCache<string, KeyRecord>;
+  /** Rotations in flight per key, so that concurrent triggers rotate once. */
+  readonly #rotating = new Map<string, Promise<KeyRecord>>();
 
   constructor(
     private readonly store: KeyStore,
@@ -45,8 +120,12 @@ export class KeyService {
     seal.onSeal(() => this.dropCache());
   }
 
+  // ---- creation and lookup ------------------------------------------------------------------
+
   async create(input: CreateKeyInput): Promise<KeyRecord> {
     const spec = input.spec ?? 'SYMMETRIC_DEFAULT';
+    const usage = input.usage ?? defaultUsage(spec);
+    checkKeyUsage(spec, usage);
     const aliases = [...new Set(input.aliases ?? [])];
     for (const a of aliases) {
       const problem = aliasProblem(a);
@@ -55,33 +134,34 @@ export class KeyService {
     const tags = input.tags ?? {};
     if (Object.keys(tags).length > MAX_TAGS) throw errors.validation(`a key can have at most ${MAX_TAGS} tags`);
     if ((input.description ?? '').length > MAX_DESCRIPTION) throw errors.validation(`description is longer than ${MAX_DESCRIPTION} characters`);
+    const origin = input.origin ?? 'KEYWARDEN';
+    if (input.usageLimit !== undefined) this.#checkUsageLimit(input.usageLimit);
+    if (origin === 'EXTERNAL' && input.rotationPeriodDays !== undefined) {
+      throw errors.validation('keys with imported material (origin EXTERNAL) rotate by importing new material, not automatically');
+    }
 
     const rootKey = this.seal.rootKey();
-    const id = randomUUID();
     const now = this.clock.now();
-    const material = randomBytes(MATERIAL_BYTES[spec]);
-    const version: KeyVersionRecord = {
-      keyId: id,
-      version: 1,
-      state: 'Enabled',
-      createdAt: now,
-      wrappedMaterial: barrierWrap(rootKey, materialPurpose(id, 1), material),
-    };
-    material.fill(0);
-    const key: KeyRecord = {
+    const id = randomUUID();
+    const periodMs = input.rotationPeriodDays === undefined ? null : checkWholeDays('rotationPeriodDays', input.rotationPeriodDays, ROTATION_PERIOD_DAYS) * DAY_MS;
+    const key = newKeyRecord({
       id,
-      description: input.description ?? '',
       spec,
-      usage: 'ENCRYPT_DECRYPT',
-      state: 'Enabled',
-      origin: 'KEYWARDEN',
+      usage,
+      origin,
       createdAt: now,
-      updatedAt: now,
-      primaryVersion: 1,
+      description: input.description ?? '',
       tags,
       aliases,
-    };
-    await this.store.createKey(key, version);
+      exportable: input.exportable ?? false,
+      state: origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled',
+      primaryVersion: origin === 'EXTERNAL' ? 0 : 1,
+      rotationPeriodMs: periodMs,
+      nextRotationAt: periodMs === null ? null : now + periodMs,
+      usageLimit: input.usageLimit ?? null,
+    });
+    const first = origin === 'EXTERNAL' ? undefined : this.#newVersion(rootKey, key, 1, now);
+    await this.store.createKey(key, first);
     this.#records.clear();
     return key;
   }
@@ -111,40 +191,443 @@ export class KeyService {
     return key;
   }
 
-  async list(limit: number, after?: { createdAt: number; id: string }): Promise<KeyRecord[]> {
+  list(limit: number, after?: { createdAt: number; id: string }): Promise<KeyRecord[]> {
     return this.store.listKeys({ limit, ...(after ? { after } : {}) });
   }
 
+  versions(key: KeyRecord): Promise<KeyVersionRecord[]> {
+    return this.store.listVersions(key.id);
+  }
+
+  // ---- material -----------------------------------------------------------------------------
+
   /**
-   * The unwrapped material of one key version. The caller MUST NOT dispose it (the cache owns it).
-   * Returns undefined when the version does not exist.
+   * The unwrapped material of one enabled key version; undefined when the version does not exist,
+   * InvalidState when it was destroyed, Disabled when disabled. The caller MUST NOT dispose it (the
+   * cache owns it; disabling or destroying a version drops it from the cache).
    */
-  async material(keyId: string, version: number): Promise<SecretBytes | undefined> {
+  async handle(keyId: string, version: number): Promise<VersionHandle | undefined> {
     const cacheKey = `${keyId}:${version}`;
-    const cached = this.#materialCache.get(cacheKey);
+    const cached = this.#handles.get(cacheKey);
     if (cached !== undefined) return cached;
     const rootKey = this.seal.rootKey();
     const record = await this.store.getVersion(keyId, version);
     if (record === undefined) return undefined;
+    if (record.state === 'Destroyed') throw new KeywardenError('InvalidState', `version ${version} of key ${keyId} was destroyed: its ciphertexts can no longer be decrypted`);
+    if (record.state === 'Disabled') throw new KeywardenError('Disabled', `version ${version} of key ${keyId} is disabled`);
     const raw = barrierUnwrap(rootKey, materialPurpose(keyId, version), record.wrappedMaterial);
     if (raw === undefined) {
       // The store holds material that does not authenticate under this root key: corruption or
       // tampering. Fail closed.
       throw new KeywardenError('Internal', 'stored key material failed its integrity check');
     }
-    // Re-check: a seal may have happened while we awaited the store.
     if (this.seal.sealed) {
       raw.fill(0);
       throw errors.sealed();
     }
-    const secret = SecretBytes.adopt(raw);
-    this.#materialCache.set(cacheKey, secret);
-    return secret;
+    const existing = this.#handles.get(cacheKey);
+    if (existing !== undefined) {
+      raw.fill(0);
+      return existing;
+    }
+    const handle: VersionHandle = {
+      keyId,
+      version,
+      material: SecretBytes.adopt(raw),
+      publicKey: record.publicKey,
+      uses: record.usageCount,
+      pending: 0,
+      lastUsedAt: record.lastUsedAt ?? 0,
+    };
+    this.#handles.set(cacheKey, handle);
+    return handle;
+  }
+
+  /** Convenience for callers that only need the secret. */
+  async material(keyId: string, version: number): Promise<SecretBytes | undefined> {
+    return (await this.handle(keyId, version))?.material;
+  }
+
+  /** Counts one use of a version (flushed to the store in batches by flushUsage). */
+  recordUse(h: VersionHandle, n = 1): void {
+    h.uses += n;
+    h.pending += n;
+    h.lastUsedAt = this.clock.now();
+  }
+
+  /** True when the primary version has reached the key's usage limit and must rotate first. */
+  limitReached(key: KeyRecord, h: VersionHandle): boolean {
+    const limit = effectiveUsageLimit(key);
+    return limit !== null && h.uses >= limit;
+  }
+
+  /** Writes pending usage counters to the store (the usage-flush job and shutdown call this). */
+  async flushUsage(): Promise<number> {
+    const deltas = [];
+    for (const h of this.#handles.values()) {
+      if (h.pending > 0) deltas.push({ keyId: h.keyId, version: h.version, count: h.pending, lastUsedAt: h.lastUsedAt });
+    }
+    if (deltas.length === 0) return 0;
+    for (const h of this.#handles.values()) h.pending = 0;
+    try {
+      await this.store.addUsage(deltas);
+    } catch (e) {
+      for (const d of deltas) {
+        const h = this.#handles.get(`${d.keyId}:${d.version}`);
+        if (h) h.pending += d.count;
+      }
+      throw e;
+    }
+    this.#records.clear();
+    return deltas.length;
   }
 
   dropCache(): void {
     this.#records.clear();
-    for (const s of this.#materialCache.values()) s.dispose();
-    this.#materialCache.clear();
+    for (const h of this.#handles.values()) h.material.dispose();
+    this.#handles.clear();
   }
+
+  #dropVersions(keyId: string, versions?: number[]): void {
+    for (const [k, h] of this.#handles) {
+      if (h.keyId === keyId && (versions === undefined || versions.includes(h.version))) {
+        h.material.dispose();
+        this.#handles.delete(k);
+      }
+    }
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  /**
+   * Creates version N+1 and makes it primary in one atomic write (a crash leaves either the old
+   * or the new primary). Concurrent calls for the same key share one rotation.
+   */
+  rotate(key: KeyRecord): Promise<KeyRecord> {
+    const inflight = this.#rotating.get(key.id);
+    if (inflight) return inflight;
+    const p = this.#rotate(key).finally(() => this.#rotating.delete(key.id));
+    this.#rotating.set(key.id, p);
+    return p;
+  }
+
+  async #rotate(stale: KeyRecord): Promise<KeyRecord> {
+    const key = await this.#fresh(stale.id);
+    if (key.origin === 'EXTERNAL') {
+      throw new KeywardenError('InvalidState', `key ${key.id} has imported material: rotate it by importing new material`);
+    }
+    if (key.state !== 'Enabled' && key.state !== 'Compromised') {
+      throw new KeywardenError('InvalidState', `key ${key.id} is ${key.state}: only an Enabled key can be rotated`);
+    }
+    const rootKey = this.seal.rootKey();
+    const now = this.clock.now();
+    const versions = await this.store.listVersions(key.id);
+    const next = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
+    const updated: KeyRecord = {
+      ...key,
+      primaryVersion: next,
+      updatedAt: now,
+      nextRotationAt: key.rotationPeriodMs === null ? null : now + key.rotationPeriodMs,
+    };
+    await this.#apply({ key: updated, newVersion: this.#newVersion(rootKey, key, next, now) });
+    return updated;
+  }
+
+  async update(key: KeyRecord, input: UpdateKeyInput): Promise<KeyRecord> {
+    const now = this.clock.now();
+    const next: KeyRecord = { ...key, updatedAt: now };
+    if (input.description !== undefined) {
+      if (input.description.length > MAX_DESCRIPTION) throw errors.validation(`description is longer than ${MAX_DESCRIPTION} characters`);
+      next.description = input.description;
+    }
+    if (input.rotationPeriodDays !== undefined) {
+      if (input.rotationPeriodDays !== null && key.origin === 'EXTERNAL') {
+        throw errors.validation('keys with imported material (origin EXTERNAL) cannot rotate automatically');
+      }
+      const ms = input.rotationPeriodDays === null ? null : checkWholeDays('rotationPeriodDays', input.rotationPeriodDays, ROTATION_PERIOD_DAYS) * DAY_MS;
+      next.rotationPeriodMs = ms;
+      next.nextRotationAt = ms === null ? null : now + ms;
+    }
+    if (input.minDecryptionVersion !== undefined) {
+      const v = input.minDecryptionVersion;
+      if (!Number.isInteger(v) || v < 1 || v > key.primaryVersion) {
+        throw errors.validation(`minDecryptionVersion must be between 1 and the primary version (${key.primaryVersion})`);
+      }
+      next.minDecryptionVersion = v;
+    }
+    if (input.usageLimit !== undefined) {
+      if (input.usageLimit !== null) this.#checkUsageLimit(input.usageLimit);
+      next.usageLimit = input.usageLimit;
+    }
+    this.#requireNotTerminal(key);
+    await this.#apply({ key: next });
+    return next;
+  }
+
+  /** Applies a lifecycle event; `patch` adds the fields that event sets. */
+  async #event(key: KeyRecord, event: KeyEvent, patch: Partial<KeyRecord> = {}): Promise<KeyRecord> {
+    const state = transition(key.id, key.state, event);
+    const next: KeyRecord = { ...key, ...patch, state, updatedAt: this.clock.now() };
+    await this.#apply({ key: next });
+    return next;
+  }
+
+  enable(key: KeyRecord): Promise<KeyRecord> {
+    return this.#event(key, 'enable');
+  }
+
+  disable(key: KeyRecord): Promise<KeyRecord> {
+    return this.#event(key, 'disable');
+  }
+
+  scheduleDeletion(key: KeyRecord, days: number = DELETION_WINDOW_DAYS.default): Promise<KeyRecord> {
+    checkWholeDays('days', days, DELETION_WINDOW_DAYS);
+    return this.#event(key, 'schedule-deletion', { deletionAt: this.clock.now() + days * DAY_MS, nextRotationAt: null });
+  }
+
+  async cancelDeletion(key: KeyRecord): Promise<KeyRecord> {
+    const now = this.clock.now();
+    return this.#event(key, 'cancel-deletion', {
+      deletionAt: null,
+      nextRotationAt: key.rotationPeriodMs === null ? null : now + key.rotationPeriodMs,
+    });
+  }
+
+  /**
+   * Revokes a key. `compromised`: encrypt is refused from now on, decrypt only into re-encrypt
+   * under another key, and the key is rotated so that its compromised versions are no longer
+   * primary. `superseded`: the key is disabled, with the reason recorded.
+   */
+  async revoke(key: KeyRecord, reason: RevocationReason, compromisedAt?: number): Promise<KeyRecord> {
+    const now = this.clock.now();
+    if (reason === 'superseded') return this.#event(key, 'revoke-superseded', { revocationReason: reason });
+    if (compromisedAt !== undefined && compromisedAt > now) throw errors.validation('compromisedAt must not be in the future');
+    const revoked = await this.#event(key, 'revoke-compromised', { revocationReason: reason, compromisedAt: compromisedAt ?? now });
+    return key.origin === 'EXTERNAL' || key.primaryVersion === 0 ? revoked : this.rotate(revoked);
+  }
+
+  /** Destroys all material of a key whose deletion window has ended (the deletion-due job). */
+  async destroy(key: KeyRecord): Promise<KeyRecord> {
+    const now = this.clock.now();
+    if (key.deletionAt === null || key.deletionAt > now) {
+      throw new KeywardenError('InvalidState', `key ${key.id} cannot be destroyed before the end of its deletion window`);
+    }
+    const state = transition(key.id, key.state, 'destroy');
+    const versions = (await this.store.listVersions(key.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
+    const next: KeyRecord = { ...key, state, destroyedAt: now, updatedAt: now, nextRotationAt: null, materialExpiresAt: null };
+    await this.#apply({ key: next, versions });
+    this.#dropVersions(key.id);
+    return next;
+  }
+
+  async setVersionState(key: KeyRecord, version: number, action: 'enable' | 'disable' | 'destroy'): Promise<KeyVersionRecord> {
+    this.#requireNotTerminal(key);
+    const v = await this.store.getVersion(key.id, version);
+    if (v === undefined) throw new KeywardenError('NotFound', `version ${version} of key ${key.id} was not found`);
+    if (version === key.primaryVersion && action !== 'enable') {
+      throw new KeywardenError('InvalidState', `version ${version} is the primary version of key ${key.id}: rotate first, then ${action} it`);
+    }
+    if (v.state === 'Destroyed') {
+      throw new KeywardenError('InvalidState', `version ${version} of key ${key.id} is Destroyed: it cannot be ${action}d`);
+    }
+    const now = this.clock.now();
+    const next: KeyVersionRecord =
+      action === 'destroy' ? destroyed(v, now) : { ...v, state: action === 'enable' ? 'Enabled' : 'Disabled' };
+    await this.#apply({ key: { ...key, updatedAt: now }, versions: [next] });
+    if (action !== 'enable') this.#dropVersions(key.id, [version]);
+    return next;
+  }
+
+  async tag(key: KeyRecord, tags: Record<string, string>): Promise<KeyRecord> {
+    const merged = { ...key.tags, ...tags };
+    if (Object.keys(merged).length > MAX_TAGS) throw errors.validation(`a key can have at most ${MAX_TAGS} tags`);
+    this.#requireNotTerminal(key);
+    const next = { ...key, tags: merged, updatedAt: this.clock.now() };
+    await this.#apply({ key: next });
+    return next;
+  }
+
+  async untag(key: KeyRecord, tagKeys: string[]): Promise<KeyRecord> {
+    this.#requireNotTerminal(key);
+    const tags = Object.fromEntries(Object.entries(key.tags).filter(([k]) => !tagKeys.includes(k)));
+    const next = { ...key, tags, updatedAt: this.clock.now() };
+    await this.#apply({ key: next });
+    return next;
+  }
+
+  // ---- aliases -------------------------------------------------------------------------------
+
+  async createAlias(alias: string, key: KeyRecord): Promise<void> {
+    const problem = aliasProblem(alias);
+    if (problem) throw errors.validation(problem);
+    this.#requireNotTerminal(key);
+    await this.store.createAlias(alias, key.id, this.clock.now());
+    this.#records.clear();
+  }
+
+  async updateAlias(alias: string, key: KeyRecord): Promise<void> {
+    this.#requireNotTerminal(key);
+    const current = await this.resolve(alias);
+    if (current.spec !== key.spec || current.usage !== key.usage) {
+      throw errors.validation(`alias "${alias}" points at a ${current.spec}/${current.usage} key; it can only move to a key of the same spec and usage`);
+    }
+    await this.store.updateAlias(alias, key.id);
+    this.#records.clear();
+  }
+
+  async deleteAlias(alias: string): Promise<void> {
+    await this.store.deleteAlias(alias);
+    this.#records.clear();
+  }
+
+  listAliases(): Promise<Array<{ alias: string; keyId: string }>> {
+    return this.store.listAliases();
+  }
+
+  // ---- import (bring your own key) ----------------------------------------------------------
+
+  /** A fresh RSA-4096 wrapping key pair and a single-use import token valid for 24 h. */
+  async importParameters(key: KeyRecord, wrappingAlgorithm: WrappingAlgorithm): Promise<{ importToken: string; publicKey: Buffer; expiresAt: number }> {
+    if (key.origin !== 'EXTERNAL') throw new KeywardenError('InvalidState', `key ${key.id} was not created for imported material (origin EXTERNAL)`);
+    this.#requireNotTerminal(key);
+    const rootKey = this.seal.rootKey();
+    const pair = generateImportWrappingKeyPair();
+    const id = randomUUID();
+    const now = this.clock.now();
+    try {
+      await this.store.putImportToken({
+        id,
+        keyId: key.id,
+        wrappedPrivateKey: barrierWrap(rootKey, importTokenPurpose(id), pair.privatePkcs8),
+        publicKey: pair.publicSpki,
+        wrappingAlgorithm,
+        createdAt: now,
+        expiresAt: now + IMPORT_TOKEN_TTL_MS,
+      });
+    } finally {
+      zeroize(pair.privatePkcs8);
+    }
+    return { importToken: id, publicKey: pair.publicSpki, expiresAt: now + IMPORT_TOKEN_TTL_MS };
+  }
+
+  /**
+   * Imports material wrapped under the token's public key (with the wrapping algorithm chosen when
+   * the token was issued) as a new primary version.
+   */
+  async importMaterial(key: KeyRecord, importToken: string, encrypted: Buffer, validTo?: number): Promise<KeyRecord> {
+    const now = this.clock.now();
+    if (validTo !== undefined && validTo <= now) throw errors.validation('validTo must be in the future');
+    const invalidToken = () => errors.validation('the import token is invalid, expired, already used, or belongs to another key');
+    const token = await this.store.takeImportToken(importToken);
+    if (token === undefined || token.keyId !== key.id || token.expiresAt <= now) throw invalidToken();
+    const rootKey = this.seal.rootKey();
+    const privateKey = barrierUnwrap(rootKey, importTokenPurpose(token.id), token.wrappedPrivateKey);
+    if (privateKey === undefined) throw new KeywardenError('Internal', 'stored import key failed its integrity check');
+    const wrapping = SecretBytes.adopt(privateKey);
+    let material: Buffer | undefined;
+    try {
+      material = unwrapImportedMaterial(token.wrappingAlgorithm, wrapping, encrypted);
+      if (material === undefined) throw errors.validation(`the encrypted key material could not be unwrapped with this import token (${token.wrappingAlgorithm} expected)`);
+      validateImportedMaterial(key.spec, material);
+      const state = transition(key.id, key.state, 'import-material');
+      const versions = await this.store.listVersions(key.id);
+      const next = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
+      const version = this.#wrapVersion(rootKey, key, next, now, material);
+      const updated: KeyRecord = { ...key, state, primaryVersion: next, materialExpiresAt: validTo ?? null, updatedAt: now };
+      await this.#apply({ key: updated, newVersion: version });
+      return updated;
+    } finally {
+      wrapping.dispose();
+      zeroize(material);
+    }
+  }
+
+  // ---- scheduled work -------------------------------------------------------------------------
+
+  /** Rotates every key whose automatic rotation is due. Idempotent: a rotated key is no longer due. */
+  async rotateDue(now: number = this.clock.now()): Promise<number> {
+    return this.#forDue('rotation', now, (k) => (k.state === 'Enabled' ? this.rotate(k) : this.#apply({ key: { ...k, nextRotationAt: null } })));
+  }
+
+  /** Destroys every key whose deletion window has ended. */
+  async destroyDue(now: number = this.clock.now()): Promise<number> {
+    return this.#forDue('deletion', now, (k) => (k.state === 'PendingDeletion' ? this.destroy(k) : this.#apply({ key: { ...k, deletionAt: null } })));
+  }
+
+  /** Imported material past its validTo: destroyed; the key returns to PendingImport (as AWS KMS). */
+  async expireMaterialDue(now: number = this.clock.now()): Promise<number> {
+    return this.#forDue('material-expiry', now, async (k) => {
+      if (k.state !== 'Enabled' && k.state !== 'Disabled') return this.#apply({ key: { ...k, materialExpiresAt: null } });
+      const state = transition(k.id, k.state, 'material-expired');
+      const versions = (await this.store.listVersions(k.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
+      await this.#apply({ key: { ...k, state, materialExpiresAt: null, updatedAt: now }, versions });
+      this.#dropVersions(k.id);
+    });
+  }
+
+  async #forDue(kind: 'rotation' | 'deletion' | 'material-expiry', now: number, act: (k: KeyRecord) => Promise<unknown>): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const due = await this.store.findDue(kind, now, 100);
+      if (due.length === 0) return done;
+      for (const k of due) {
+        await act(k);
+        done++;
+      }
+    }
+  }
+
+  /** Keys with no use since `usedBefore` and no alias (candidates for purge). */
+  async unused(usedBefore: number): Promise<KeyRecord[]> {
+    await this.flushUsage();
+    return this.store.findUnused(usedBefore, 10_000);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  async #apply(change: KeyChange): Promise<void> {
+    await this.store.applyChange(change);
+    this.#records.clear();
+  }
+
+  async #fresh(id: string): Promise<KeyRecord> {
+    const key = await this.store.getKey(id);
+    if (key === undefined) throw new KeywardenError('NotFound', `key "${id}" was not found`);
+    return key;
+  }
+
+  #newVersion(rootKey: SecretBytes, key: KeyRecord, version: number, now: number): KeyVersionRecord {
+    const generated = generateMaterial(key.spec);
+    try {
+      return this.#wrapVersion(rootKey, key, version, now, generated.material, generated.publicKey);
+    } finally {
+      zeroize(generated.material);
+    }
+  }
+
+  #wrapVersion(rootKey: SecretBytes, key: KeyRecord, version: number, now: number, material: Buffer, publicKey?: Buffer): KeyVersionRecord {
+    return newKeyVersion({
+      keyId: key.id,
+      version,
+      createdAt: now,
+      wrappedMaterial: barrierWrap(rootKey, materialPurpose(key.id, version), material),
+      publicKey: publicKey ?? (isAsymmetric(key.spec) ? publicKeyFromMaterial(key.spec, material) : null),
+    });
+  }
+
+  #checkUsageLimit(n: number): void {
+    if (!Number.isInteger(n) || n < 1 || n > DEFAULT_AES_GCM_USAGE_LIMIT) {
+      throw errors.validation(`usageLimit must be an integer between 1 and ${DEFAULT_AES_GCM_USAGE_LIMIT}`);
+    }
+  }
+
+  #requireNotTerminal(key: KeyRecord): void {
+    if (key.state === 'Destroyed' || key.state === 'PendingDeletion') {
+      throw new KeywardenError('InvalidState', `key ${key.id} is ${key.state}: it cannot be changed`);
+    }
+  }
+}
+
+function destroyed(v: KeyVersionRecord, now: number): KeyVersionRecord {
+  return { ...v, state: 'Destroyed', wrappedMaterial: Buffer.alloc(0), destroyedAt: now };
 }

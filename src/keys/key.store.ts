@@ -1,17 +1,47 @@
-import type { KeyRecord, KeyVersionRecord } from './key.model.js';
+import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from './key.model.js';
 
 /**
  * Persistence of KMS keys. Implemented in src/storage/*; every implementation passes
  * test/conformance/store.conformance.ts.
- * Contract: createKey MUST be atomic (key, first version and aliases all or nothing) and durable
- * before the promise resolves; an alias already in use MUST reject with KeywardenError AlreadyExists.
+ * Contracts:
+ * - Every write is atomic and durable before the promise resolves.
+ * - createKey stores the key, its first version (if any) and its aliases all or nothing; an alias
+ *   already in use rejects with KeywardenError AlreadyExists.
+ * - applyChange writes the key row, a new version and updated versions in ONE transaction, so a
+ *   crash leaves either the old or the new primary version, never neither.
+ * - A destroyed version's wrappedMaterial is overwritten (empty) and the old bytes are not left in
+ *   the database files (secure delete + WAL truncation for SQLite).
  */
 export interface KeyStore {
-  createKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
+  createKey(key: KeyRecord, firstVersion: KeyVersionRecord | undefined): Promise<void>;
   getKey(id: string): Promise<KeyRecord | undefined>;
-  /** Returns the key id an alias points to. */
-  resolveAlias(alias: string): Promise<string | undefined>;
   /** Keys ordered by (createdAt, id), strictly after `after` when given. */
   listKeys(opts: { limit: number; after?: { createdAt: number; id: string } }): Promise<KeyRecord[]>;
+  applyChange(change: KeyChange): Promise<void>;
+
   getVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;
+  listVersions(keyId: string): Promise<KeyVersionRecord[]>;
+
+  /** Returns the key id an alias points to. */
+  resolveAlias(alias: string): Promise<string | undefined>;
+  createAlias(alias: string, keyId: string, now: number): Promise<void>;
+  /** Points an existing alias at another key; NotFound when the alias does not exist. */
+  updateAlias(alias: string, keyId: string): Promise<void>;
+  /** NotFound when the alias does not exist. */
+  deleteAlias(alias: string): Promise<void>;
+  listAliases(): Promise<Array<{ alias: string; keyId: string }>>;
+
+  /** Adds usage counts (batched by the caller). */
+  addUsage(deltas: UsageDelta[]): Promise<void>;
+  /** Keys whose rotation / deletion / material expiry time is <= now, oldest first. */
+  findDue(kind: DueKind, now: number, limit: number): Promise<KeyRecord[]>;
+  /**
+   * Keys not used since `usedBefore` (never used: created before it), without aliases, and not
+   * already PendingDeletion or Destroyed.
+   */
+  findUnused(usedBefore: number, limit: number): Promise<KeyRecord[]>;
+
+  putImportToken(token: ImportTokenRecord): Promise<void>;
+  /** Returns and deletes the token (single use). */
+  takeImportToken(id: string): Promise<ImportTokenRecord | undefined>;
 }

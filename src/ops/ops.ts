@@ -1,25 +1,34 @@
 /**
- * Use-cases. Every transport (REST, and later AWS and KMIP) calls these and nothing else; each one
- * runs the same pipeline: seal check -> authenticate -> authorize -> validate -> execute.
- * (Policy, audit and metrics stages join the pipeline with issues 4/10, 5/10 and 10/10.)
+ * Cryptographic use-cases. Every transport (REST, and later AWS and KMIP) calls these and nothing
+ * else; each one runs the pipeline (seal check -> authenticate -> authorize) and then the key's
+ * lifecycle rules:
+ * - encrypt, sign, MAC and data keys need an Enabled key of the right usage; the primary version
+ *   is used, and a primary that reached its usage limit is rotated first (event-driven rotation);
+ * - decrypt needs an Enabled key, an enabled, undestroyed version >= minDecryptionVersion; a
+ *   Compromised key's ciphertexts decrypt only inside re-encrypt (to another key).
  */
 import { decryptV1, encryptV1, parseCiphertext } from '../crypto/aead.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
+import {
+  asymmetricDecrypt,
+  asymmetricEncrypt,
+  checkAlgorithm,
+  generateMac,
+  sign,
+  spkiToPem,
+  verify,
+  verifyMac,
+} from '../crypto/keyspecs.js';
 import { NoncePool, randomBytes } from '../crypto/primitives/index.js';
-import { zeroize, type SecretBytes } from '../crypto/secret-bytes.js';
+import { zeroize } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors, isKeywardenError, type ErrorCode } from '../errors/catalog.js';
-import { authorize, type Action } from '../auth/authorize.js';
-import type { Principal } from '../auth/token.model.js';
-import type { TokenService } from '../auth/token.service.js';
-import type { KeyRecord } from '../keys/key.model.js';
-import type { CreateKeyInput, KeyService } from '../keys/key.service.js';
+import type { KeyRecord, KeyUsage } from '../keys/key.model.js';
+import type { KeyService, VersionHandle } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
+import type { TokenService } from '../auth/token.service.js';
+import { Pipeline, type Call } from './pipeline.js';
 
-/** Who is calling, as the transport saw it. */
-export interface Call {
-  token: string | undefined;
-  requestId: string;
-}
+export type { Call } from './pipeline.js';
 
 export const LIMITS = {
   maxPlaintextBytes: 4096,
@@ -50,52 +59,39 @@ export type BatchResult<T> = Array<{ ref: string } & ({ ok: T } | { error: ItemE
 export type DataKeySpec = 'AES_128' | 'AES_256';
 const DATA_KEY_BYTES: Record<DataKeySpec, number> = { AES_128: 16, AES_256: 32 };
 
+export type MessageType = 'RAW' | 'DIGEST';
+
 export interface OpsDeps {
   seal: SealService;
   tokens: TokenService;
   keys: KeyService;
 }
 
+type DecryptMode = 'decrypt' | 're-encrypt';
+
 export class Ops {
   readonly #nonces = new NoncePool();
+  readonly pipeline: Pipeline;
+  readonly #keys: KeyService;
 
-  constructor(private readonly d: OpsDeps) {}
-
-  /** The pipeline's front half: sealed check, authentication and authorization. */
-  async begin(call: Call, action: Action): Promise<Principal> {
-    if (this.d.seal.sealed) this.d.seal.rootKey(); // throws Sealed or NotInitialized
-    const principal = await this.d.tokens.authenticate(call.token);
-    authorize(principal, action);
-    return principal;
+  constructor(private readonly d: OpsDeps) {
+    this.pipeline = new Pipeline(d);
+    this.#keys = d.keys;
   }
 
-  async createKey(call: Call, input: CreateKeyInput): Promise<KeyRecord> {
-    await this.begin(call, 'key:create');
-    return this.d.keys.create(input);
+  begin(call: Call, action: Parameters<Pipeline['begin']>[1]) {
+    return this.pipeline.begin(call, action);
   }
 
-  async describeKey(call: Call, idOrAlias: string): Promise<KeyRecord> {
-    await this.begin(call, 'key:describe');
-    return this.d.keys.resolve(idOrAlias);
-  }
+  // ---- symmetric encryption ---------------------------------------------------------------------
 
-  async listKeys(call: Call, opts: { limit?: number; cursor?: string }): Promise<{ keys: KeyRecord[]; nextCursor: string | null }> {
-    await this.begin(call, 'key:list');
-    const limit = opts.limit ?? LIMITS.defaultListLimit;
-    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
-      throw errors.validation(`limit must be an integer between 1 and ${LIMITS.maxListLimit}`);
-    }
-    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
-    const keys = await this.d.keys.list(limit + 1, after);
-    const page = keys.slice(0, limit);
-    const last = page[page.length - 1];
-    const nextCursor = keys.length > limit && last ? encodeCursor(last) : null;
-    return { keys: page, nextCursor };
-  }
-
-  async encrypt(call: Call, keyRef: string, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
+  async encrypt(call: Call, keyRef: string, plaintext: Buffer, context?: EncryptionContext, algorithm?: string): Promise<EncryptResult> {
     await this.begin(call, 'key:encrypt');
-    const key = await this.#usableForEncrypt(keyRef);
+    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    if (key.spec !== 'SYMMETRIC_DEFAULT') return this.#asymmetricEncrypt(key, plaintext, algorithm, context);
+    if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
+      throw new KeywardenError('InvalidKeyUsage', `a SYMMETRIC_DEFAULT key encrypts with SYMMETRIC_DEFAULT, not ${algorithm}`);
+    }
     return this.#encryptOne(key, plaintext, context);
   }
 
@@ -106,20 +102,33 @@ export class Ops {
   ): Promise<BatchResult<EncryptResult>> {
     await this.begin(call, 'key:encrypt');
     checkBatchSize(items.length);
-    const key = await this.#usableForEncrypt(keyRef);
-    const material = await this.#primaryMaterial(key);
-    return items.map((item) => {
+    let key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    requireSymmetric(key);
+    let primary = await this.#primary(key);
+    const out: BatchResult<EncryptResult> = [];
+    for (const item of items) {
       try {
-        return { ref: item.ref, ok: this.#encryptWith(key, material, item.plaintext, item.context) };
+        if (this.#keys.limitReached(key, primary)) {
+          key = await this.#keys.rotate(key);
+          primary = await this.#primary(key);
+        }
+        out.push({ ref: item.ref, ok: this.#encryptWith(key, primary, item.plaintext, item.context) });
       } catch (e) {
-        return { ref: item.ref, error: itemError(e) };
+        out.push({ ref: item.ref, error: itemError(e) });
       }
-    });
+    }
+    return out;
   }
 
-  async decrypt(call: Call, ciphertext: Buffer, context?: EncryptionContext): Promise<DecryptResult> {
+  async decrypt(
+    call: Call,
+    ciphertext: Buffer,
+    context?: EncryptionContext,
+    asymmetric?: { key: string; algorithm: string; keyVersion?: number },
+  ): Promise<DecryptResult> {
     await this.begin(call, 'key:decrypt');
-    return this.#decryptOne(ciphertext, context);
+    if (asymmetric !== undefined) return this.#asymmetricDecrypt(asymmetric, ciphertext);
+    return this.#decryptOne(ciphertext, context, 'decrypt');
   }
 
   async decryptBatch(
@@ -131,7 +140,7 @@ export class Ops {
     const out: BatchResult<DecryptResult> = [];
     for (const item of items) {
       try {
-        out.push({ ref: item.ref, ok: await this.#decryptOne(item.ciphertext, item.context) });
+        out.push({ ref: item.ref, ok: await this.#decryptOne(item.ciphertext, item.context, 'decrypt') });
       } catch (e) {
         out.push({ ref: item.ref, error: itemError(e) });
       }
@@ -157,12 +166,12 @@ export class Ops {
       }
       size = opts.bytes;
     } else {
-      const spec = opts.spec ?? 'AES_256';
-      const n = DATA_KEY_BYTES[spec];
+      const n = DATA_KEY_BYTES[opts.spec ?? 'AES_256'];
       if (n === undefined) throw errors.validation('spec must be AES_128 or AES_256');
       size = n;
     }
-    const key = await this.#usableForEncrypt(keyRef);
+    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    requireSymmetric(key);
     const dataKey = randomBytes(size);
     try {
       const wrapped = await this.#encryptOne(key, dataKey, opts.context);
@@ -179,11 +188,29 @@ export class Ops {
     input: { ciphertext: Buffer; context?: EncryptionContext; destinationKey: string; destinationContext?: EncryptionContext },
   ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
     await this.begin(call, 'key:re-encrypt');
-    const destination = await this.#usableForEncrypt(input.destinationKey);
-    const source = await this.#decryptOne(input.ciphertext, input.context);
+    const destination = await this.#usable(input.destinationKey, 'ENCRYPT_DECRYPT');
+    requireSymmetric(destination);
+    const source = await this.#decryptOne(input.ciphertext, input.context, 're-encrypt');
     try {
+      if (source.keyId === destination.id && destination.state !== 'Enabled') throw errors.invalidCiphertext();
       const out = await this.#encryptOne(destination, source.plaintext, input.destinationContext);
       return { ...out, sourceKeyId: source.keyId, sourceKeyVersion: source.keyVersion };
+    } finally {
+      zeroize(source.plaintext);
+    }
+  }
+
+  /** Re-wrap: upgrades a ciphertext of `keyRef` to its primary version without returning plaintext. */
+  async reWrap(call: Call, keyRef: string, ciphertext: Buffer, context?: EncryptionContext): Promise<EncryptResult & { previousKeyVersion: number }> {
+    await this.begin(call, 'key:re-wrap');
+    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    requireSymmetric(key);
+    const parsed = parseCiphertext(ciphertext);
+    if (parsed === undefined || parsed.header.keyId !== key.id) throw errors.invalidCiphertext();
+    const source = await this.#decryptOne(ciphertext, context, 'decrypt');
+    try {
+      const out = await this.#encryptOne(key, source.plaintext, context);
+      return { ...out, previousKeyVersion: source.keyVersion };
     } finally {
       zeroize(source.plaintext);
     }
@@ -202,51 +229,182 @@ export class Ops {
     this.d.seal.seal();
   }
 
-  async #usableForEncrypt(keyRef: string): Promise<KeyRecord> {
-    const key = await this.d.keys.resolve(keyRef);
-    requireEnabled(key);
+  // ---- signatures, MACs, public keys ---------------------------------------------------------------
+
+  async sign(call: Call, keyRef: string, message: Buffer, algorithm: string, messageType: MessageType = 'RAW') {
+    await this.begin(call, 'key:sign');
+    const key = await this.#usable(keyRef, 'SIGN_VERIFY');
+    checkAlgorithm(key.spec, key.usage, algorithm);
+    const h = await this.#primary(key);
+    const signature = sign(key.spec, algorithm, h.material, message, messageType);
+    this.#keys.recordUse(h);
+    return { signature, keyId: key.id, keyVersion: h.version, algorithm };
+  }
+
+  /** Verifies with the given version, or with every enabled version (newest first) until one matches. */
+  async verify(call: Call, keyRef: string, message: Buffer, algorithm: string, signature: Buffer, messageType: MessageType = 'RAW', keyVersion?: number) {
+    await this.begin(call, 'key:verify');
+    const key = await this.#usable(keyRef, 'SIGN_VERIFY');
+    checkAlgorithm(key.spec, key.usage, algorithm);
+    const match = await this.#firstMatching(key, keyVersion, (h) => h.publicKey !== null && verify(key.spec, algorithm, h.publicKey, message, messageType, signature));
+    return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
+  }
+
+  async publicKey(call: Call, keyRef: string, version?: number) {
+    await this.begin(call, 'key:public-key');
+    const key = await this.#keys.resolve(keyRef);
+    if (key.usage === 'GENERATE_VERIFY_MAC' || key.spec === 'SYMMETRIC_DEFAULT') {
+      throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is a ${key.spec} key: it has no public key`);
+    }
+    requireState(key, 'decrypt');
+    const h = await this.#version(key, version ?? key.primaryVersion);
+    if (h.publicKey === null) throw errors.internal();
+    return { publicKey: h.publicKey, pem: spkiToPem(h.publicKey), keyId: key.id, keyVersion: h.version, spec: key.spec, usage: key.usage };
+  }
+
+  async mac(call: Call, keyRef: string, message: Buffer, algorithm: string) {
+    await this.begin(call, 'key:mac');
+    const key = await this.#usable(keyRef, 'GENERATE_VERIFY_MAC');
+    checkAlgorithm(key.spec, key.usage, algorithm);
+    const h = await this.#primary(key);
+    const mac = generateMac(key.spec, algorithm, h.material, message);
+    this.#keys.recordUse(h);
+    return { mac, keyId: key.id, keyVersion: h.version, algorithm };
+  }
+
+  async verifyMac(call: Call, keyRef: string, message: Buffer, algorithm: string, mac: Buffer, keyVersion?: number) {
+    await this.begin(call, 'key:verify-mac');
+    const key = await this.#usable(keyRef, 'GENERATE_VERIFY_MAC');
+    checkAlgorithm(key.spec, key.usage, algorithm);
+    const match = await this.#firstMatching(key, keyVersion, (h) => verifyMac(key.spec, algorithm, h.material, message, mac));
+    return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  /** An Enabled key of the given usage (encrypt-side rules). */
+  async #usable(keyRef: string, usage: KeyUsage): Promise<KeyRecord> {
+    const key = await this.#keys.resolve(keyRef);
+    requireState(key, 'encrypt');
+    if (key.usage !== usage) {
+      throw new KeywardenError('InvalidKeyUsage', `key ${key.id} has usage ${key.usage}; this operation needs a ${usage} key`);
+    }
     return key;
   }
 
-  async #primaryMaterial(key: KeyRecord): Promise<SecretBytes> {
-    const material = await this.d.keys.material(key.id, key.primaryVersion);
-    if (material === undefined) throw new KeywardenError('Internal', `the primary version of key ${key.id} is missing`);
-    return material;
+  async #primary(key: KeyRecord): Promise<VersionHandle> {
+    const h = await this.#keys.handle(key.id, key.primaryVersion);
+    if (h === undefined) throw new KeywardenError('Internal', `the primary version of key ${key.id} is missing`);
+    return h;
+  }
+
+  /** A usable (enabled, not destroyed, >= minDecryptionVersion) version of `key`. */
+  async #version(key: KeyRecord, version: number): Promise<VersionHandle> {
+    if (version < key.minDecryptionVersion) {
+      throw new KeywardenError('InvalidState', `version ${version} of key ${key.id} is below its minimum decryption version ${key.minDecryptionVersion}`);
+    }
+    const h = await this.#keys.handle(key.id, version);
+    if (h === undefined) throw errors.invalidCiphertext();
+    return h;
+  }
+
+  async #firstMatching(key: KeyRecord, version: number | undefined, test: (h: VersionHandle) => boolean): Promise<number | undefined> {
+    const candidates = version !== undefined ? [version] : (await this.#keys.versions(key)).filter((v) => v.state === 'Enabled' && v.version >= key.minDecryptionVersion).map((v) => v.version).sort((a, b) => b - a);
+    for (const v of candidates) {
+      const h = await this.#keys.handle(key.id, v);
+      if (h !== undefined && test(h)) return v;
+    }
+    return undefined;
   }
 
   async #encryptOne(key: KeyRecord, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
-    return this.#encryptWith(key, await this.#primaryMaterial(key), plaintext, context);
+    let primary = await this.#primary(key);
+    if (this.#keys.limitReached(key, primary)) {
+      key = await this.#keys.rotate(key);
+      primary = await this.#primary(key);
+    }
+    return this.#encryptWith(key, primary, plaintext, context);
   }
 
-  #encryptWith(key: KeyRecord, material: SecretBytes, plaintext: Buffer, context?: EncryptionContext): EncryptResult {
+  #encryptWith(key: KeyRecord, h: VersionHandle, plaintext: Buffer, context?: EncryptionContext): EncryptResult {
     if (plaintext.length < 1 || plaintext.length > LIMITS.maxPlaintextBytes) {
       throw errors.validation(`plaintext must be 1 to ${LIMITS.maxPlaintextBytes} bytes; use envelope encryption (data keys) for larger data`);
     }
     checkContext(context);
-    const ref = { keyId: key.id, keyVersion: key.primaryVersion };
-    return { ciphertext: encryptV1(material, ref, plaintext, context, this.#nonces.next()), ...ref };
+    const ref = { keyId: key.id, keyVersion: h.version };
+    const ciphertext = encryptV1(h.material, ref, plaintext, context, this.#nonces.next());
+    this.#keys.recordUse(h);
+    return { ciphertext, ...ref };
   }
 
-  async #decryptOne(ciphertext: Buffer, context?: EncryptionContext): Promise<DecryptResult> {
+  async #decryptOne(ciphertext: Buffer, context: EncryptionContext | undefined, mode: DecryptMode): Promise<DecryptResult> {
     checkContext(context);
     const parsed = ciphertext.length <= LIMITS.maxCiphertextBytes ? parseCiphertext(ciphertext) : undefined;
     if (parsed === undefined) throw errors.invalidCiphertext();
     const { keyId, keyVersion } = parsed.header;
-    const key = await this.d.keys.findById(keyId);
-    if (key === undefined) throw errors.invalidCiphertext();
-    requireEnabled(key);
-    const material = await this.d.keys.material(keyId, keyVersion);
-    if (material === undefined) throw errors.invalidCiphertext();
-    const plaintext = decryptV1(material, parsed, context);
+    const key = await this.#keys.findById(keyId);
+    if (key === undefined || key.spec !== 'SYMMETRIC_DEFAULT') throw errors.invalidCiphertext();
+    requireState(key, mode);
+    const h = await this.#version(key, keyVersion);
+    const plaintext = decryptV1(h.material, parsed, context);
     if (plaintext === undefined) throw errors.invalidCiphertext();
     return { plaintext, keyId, keyVersion };
   }
+
+  async #asymmetricEncrypt(key: KeyRecord, plaintext: Buffer, algorithm: string | undefined, context?: EncryptionContext): Promise<EncryptResult> {
+    if (algorithm === undefined) throw errors.validation(`a ${key.spec} key needs an encryption algorithm (RSAES_OAEP_SHA_256)`);
+    if (context !== undefined) throw errors.validation('an encryption context is only supported with SYMMETRIC_DEFAULT keys');
+    checkAlgorithm(key.spec, key.usage, algorithm);
+    const h = await this.#primary(key);
+    if (h.publicKey === null) throw errors.internal();
+    return { ciphertext: asymmetricEncrypt(key.spec, algorithm, h.publicKey, plaintext), keyId: key.id, keyVersion: h.version };
+  }
+
+  async #asymmetricDecrypt(a: { key: string; algorithm: string; keyVersion?: number }, ciphertext: Buffer): Promise<DecryptResult> {
+    const key = await this.#keys.resolve(a.key);
+    requireState(key, 'decrypt');
+    if (key.usage !== 'ENCRYPT_DECRYPT' || key.spec === 'SYMMETRIC_DEFAULT') {
+      throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is not an asymmetric ENCRYPT_DECRYPT key; omit key and algorithm to decrypt a Keywarden ciphertext`);
+    }
+    checkAlgorithm(key.spec, key.usage, a.algorithm);
+    const h = await this.#version(key, a.keyVersion ?? key.primaryVersion);
+    const plaintext = asymmetricDecrypt(key.spec, a.algorithm, h.material, ciphertext);
+    if (plaintext === undefined) throw errors.invalidCiphertext();
+    return { plaintext, keyId: key.id, keyVersion: h.version };
+  }
 }
 
-function requireEnabled(key: KeyRecord): void {
-  if (key.state === 'Enabled') return;
-  if (key.state === 'Disabled') throw new KeywardenError('Disabled', `key ${key.id} is disabled`);
-  throw new KeywardenError('InvalidState', `key ${key.id} is in state ${key.state}`);
+/** State rules: which key states allow encrypt-side, decrypt and re-encrypt-source use. */
+export function requireState(key: KeyRecord, mode: 'encrypt' | DecryptMode): void {
+  switch (key.state) {
+    case 'Enabled':
+      return;
+    case 'Disabled':
+      throw new KeywardenError('Disabled', `key ${key.id} is disabled`);
+    case 'Compromised':
+      if (mode === 're-encrypt') return;
+      throw new KeywardenError(
+        'InvalidState',
+        mode === 'encrypt'
+          ? `key ${key.id} is Compromised: it cannot encrypt; re-encrypt its ciphertexts under another key`
+          : `key ${key.id} is Compromised: its ciphertexts can only be re-encrypted under another key`,
+      );
+    case 'Destroyed':
+      throw new KeywardenError(
+        'InvalidState',
+        `key ${key.id} is Destroyed: its material was destroyed${key.destroyedAt ? ` on ${new Date(key.destroyedAt).toISOString()}` : ''} and its ciphertexts can no longer be decrypted`,
+      );
+    case 'PendingDeletion':
+      throw new KeywardenError('InvalidState', `key ${key.id} is PendingDeletion: cancel the deletion to use it`);
+    case 'PendingImport':
+      throw new KeywardenError('InvalidState', `key ${key.id} is PendingImport: import its key material first`);
+  }
+}
+
+function requireSymmetric(key: KeyRecord): void {
+  if (key.spec !== 'SYMMETRIC_DEFAULT') {
+    throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is a ${key.spec} key; this operation needs a SYMMETRIC_DEFAULT key`);
+  }
 }
 
 function checkContext(context: EncryptionContext | undefined): void {
@@ -264,20 +422,4 @@ function checkBatchSize(n: number): void {
 function itemError(e: unknown): ItemError {
   if (isKeywardenError(e) && e.code !== 'Internal') return { code: e.code, message: e.message };
   return { code: 'Internal', message: errors.internal().message };
-}
-
-function encodeCursor(k: KeyRecord): string {
-  return Buffer.from(JSON.stringify([k.createdAt, k.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && typeof v[1] === 'string') {
-      return { createdAt: v[0] as number, id: v[1] };
-    }
-  } catch {
-    // fall through
-  }
-  throw errors.validation('cursor is not a cursor returned by this API');
 }

@@ -7,6 +7,8 @@ import type { TokenService } from '../auth/token.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { SealStatus, SealType } from '../seal/seal.model.js';
 import type { Clock } from '../util/clock.js';
+import type { Scheduler } from '../jobs/scheduler.js';
+import type { Call, Pipeline } from './pipeline.js';
 
 export interface Health {
   initialized: boolean;
@@ -18,7 +20,15 @@ export interface Health {
 
 export class SysOps {
   constructor(
-    private readonly d: { seal: SealService; tokens: TokenService; clock: Clock; version: string; configuredSeal: SealType },
+    private readonly d: {
+      seal: SealService;
+      tokens: TokenService;
+      clock: Clock;
+      version: string;
+      configuredSeal: SealType;
+      pipeline: Pipeline;
+      scheduler: Scheduler;
+    },
   ) {}
 
   health(): Health {
@@ -52,5 +62,18 @@ export class SysOps {
 
   resetUnseal(): SealStatus {
     return this.d.seal.resetProgress();
+  }
+
+  /** The durable jobs (rotation due, deletion due, material expiry, usage flush) and their last runs. */
+  async jobs(call: Call) {
+    await this.d.pipeline.begin(call, 'sys:jobs');
+    return (await this.d.scheduler.status()).map((j) => ({
+      name: j.name,
+      intervalMs: j.intervalMs,
+      nextRunAt: j.nextRunAt,
+      lastRunAt: j.lastRunAt,
+      lastStatus: j.lastStatus,
+      lastError: j.lastError,
+    }));
   }
 }

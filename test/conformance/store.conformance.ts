@@ -12,7 +12,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeywardenError } from '../../src/errors/catalog.js';
-import type { KeyRecord, KeyVersionRecord } from '../../src/keys/key.model.js';
+import { newKeyRecord, newKeyVersion, type KeyRecord, type KeyVersionRecord } from '../../src/keys/key.model.js';
 import type { SealConfig } from '../../src/seal/seal.model.js';
 import type { TokenRecord } from '../../src/auth/token.model.js';
 import type { Store } from '../../src/storage/store.js';
@@ -36,31 +36,24 @@ export function keyId(n: number): string {
 }
 
 function makeKey(id: string, overrides: Partial<KeyRecord> = {}): KeyRecord {
-  return {
+  return newKeyRecord({
     id,
     description: `key ${id}`,
     spec: 'SYMMETRIC_DEFAULT',
     usage: 'ENCRYPT_DECRYPT',
-    state: 'Enabled',
-    origin: 'KEYWARDEN',
     createdAt: 1_700_000_000_000,
-    updatedAt: 1_700_000_000_000,
-    primaryVersion: 1,
-    tags: {},
-    aliases: [],
     ...overrides,
-  };
+  });
 }
 
 function makeVersion(keyId: string, overrides: Partial<KeyVersionRecord> = {}): KeyVersionRecord {
-  return {
+  return newKeyVersion({
     keyId,
     version: 1,
-    state: 'Enabled',
     createdAt: 1_700_000_000_000,
     wrappedMaterial: allBytes(parseInt(keyId.slice(-8), 16)),
     ...overrides,
-  };
+  });
 }
 
 function makeSealConfig(overrides: Partial<SealConfig> = {}): SealConfig {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
-import type { KeyRecord, KeyVersionRecord } from '../../src/keys/key.model.js';
+import { newKeyRecord, newKeyVersion, type KeyRecord, type KeyVersionRecord } from '../../src/keys/key.model.js';
 import type { SealConfig } from '../../src/seal/seal.model.js';
 import type { TokenRecord } from '../../src/auth/token.model.js';
 import { runStoreConformance } from '../conformance/store.conformance.js';
@@ -55,26 +55,22 @@ const token: TokenRecord = {
   displayName: 'root',
   createdAt: 1_700_000_000_001,
 };
-const key: KeyRecord = {
+const key: KeyRecord = newKeyRecord({
   id: KEY_ID,
   description: 'persisted',
   spec: 'SYMMETRIC_DEFAULT',
   usage: 'ENCRYPT_DECRYPT',
-  state: 'Enabled',
-  origin: 'KEYWARDEN',
   createdAt: 1_700_000_000_002,
   updatedAt: 1_700_000_000_003,
-  primaryVersion: 1,
   tags: { env: 'test' },
   aliases: ['alias/persisted'],
-};
-const version: KeyVersionRecord = {
+});
+const version: KeyVersionRecord = newKeyVersion({
   keyId: KEY_ID,
   version: 1,
-  state: 'Enabled',
   createdAt: 1_700_000_000_002,
   wrappedMaterial: Buffer.from('00ff10ef7f80deadbeef', 'hex'),
-};
+});
 
 describe('SqliteStore (SQLite-specific)', () => {
   let dir: string;

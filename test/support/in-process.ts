@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { createKeywarden, type Keywarden } from '../../src/main.js';
 import { bootDevSeal } from '../../src/seal/dev-seal.js';
 import type { SealType } from '../../src/seal/seal.model.js';
+import type { Clock } from '../../src/util/clock.js';
 
 export interface TestKeywarden {
   kw: Keywarden;
@@ -18,11 +19,11 @@ export interface TestKeywarden {
   close(): Promise<void>;
 }
 
-export async function startInProcess(opts: { seal?: SealType } = {}): Promise<TestKeywarden> {
-  const dir = await mkdtemp(join(tmpdir(), 'kw-test-'));
+export async function startInProcess(opts: { seal?: SealType; clock?: Clock; dir?: string } = {}): Promise<TestKeywarden> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'kw-test-')));
   const dbPath = join(dir, 'keywarden.db');
   const seal = opts.seal ?? 'dev';
-  const kw = await createKeywarden({ storage: { type: 'sqlite', path: dbPath }, seal, logger: false });
+  const kw = await createKeywarden({ storage: { type: 'sqlite', path: dbPath }, seal, logger: false, ...(opts.clock ? { clock: opts.clock } : {}) });
   let token = '';
   if (seal === 'dev') {
     await bootDevSeal(kw.seal, dir);

@@ -86,6 +86,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
         key_id TEXT NOT NULL REFERENCES keys (id),
         wrapped_private_key BLOB NOT NULL,
         public_key BLOB NOT NULL,
+        wrapping_algorithm TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
       ) STRICT;

@@ -2,8 +2,9 @@
  * TypeBox schemas of the native REST API. The same objects validate requests (fastify/ajv),
  * serialize responses (fast-json-stringify) and generate GET /v1/openapi.json (@fastify/swagger).
  */
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { ALIAS_PATTERN, KEY_SPECS, KEY_STATES, KEY_USAGES } from '../../keys/key.model.js';
+import { Type, type Static, type TLiteral, type TSchema } from '@sinclair/typebox';
+import { ALIAS_PATTERN, KEY_ORIGINS, KEY_SPECS, KEY_STATES, KEY_USAGES } from '../../keys/key.model.js';
+import { WRAPPING_ALGORITHMS } from '../../crypto/keyspecs.js';
 
 const Str = (o: Parameters<typeof Type.String>[0] = {}) => Type.String(o);
 /** Base64 strings are length-bounded here; the transport decodes them strictly (decodeBase64). */
@@ -24,19 +25,45 @@ export const ErrorBody = Type.Object({
 
 export const ItemErrorSchema = Type.Object({ code: Str(), message: Str() });
 
+const IsoOrNull = Type.Union([Str({ format: 'date-time' }), Type.Null()]);
+const Lit = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)) as Array<TLiteral<T[number]>>);
+
 export const KeyOut = Type.Object({
   id: Str({ description: 'Key id (UUID)' }),
   aliases: Type.Array(Str()),
   description: Str(),
-  spec: Type.Union(KEY_SPECS.map((s) => Type.Literal(s))),
-  usage: Type.Union(KEY_USAGES.map((s) => Type.Literal(s))),
-  state: Type.Union(KEY_STATES.map((s) => Type.Literal(s))),
-  origin: Str(),
+  spec: Lit(KEY_SPECS),
+  usage: Lit(KEY_USAGES),
+  state: Lit(KEY_STATES),
+  origin: Lit(KEY_ORIGINS),
+  exportable: Type.Boolean(),
   tags: Type.Record(Type.String(), Type.String()),
   createdAt: Str({ format: 'date-time' }),
   updatedAt: Str({ format: 'date-time' }),
-  primaryVersion: Type.Integer(),
+  primaryVersion: Type.Integer({ description: '0 while an EXTERNAL key waits for its material' }),
+  minDecryptionVersion: Type.Integer(),
+  rotationPeriodDays: Type.Union([Type.Integer(), Type.Null()]),
+  nextRotationAt: IsoOrNull,
+  usageLimit: Type.Union([Type.Number({ description: 'Encryptions per version before automatic rotation' }), Type.Null()]),
+  deletionAt: IsoOrNull,
+  compromisedAt: IsoOrNull,
+  revocationReason: Type.Union([Str(), Type.Null()]),
+  materialExpiresAt: IsoOrNull,
+  lastUsedAt: IsoOrNull,
 });
+
+export const VersionOut = Type.Object({
+  version: Type.Integer(),
+  state: Lit(['Enabled', 'Disabled', 'Destroyed'] as const),
+  primary: Type.Boolean(),
+  createdAt: Str({ format: 'date-time' }),
+  usageCount: Type.Integer(),
+  lastUsedAt: IsoOrNull,
+  destroyedAt: IsoOrNull,
+});
+export const VersionsOut = Type.Object({ keyId: Str(), versions: Type.Array(VersionOut) });
+export const VersionEnvelope = Type.Object({ keyId: Str(), version: VersionOut });
+export const VersionParams = Type.Object({ keyRef: Str({ minLength: 1, maxLength: 512 }), version: Str({ pattern: '^[0-9]{1,9}$' }) });
 
 export const KeyEnvelope = Type.Object({ key: KeyOut });
 export const KeyListOut = Type.Object({ keys: Type.Array(KeyOut), nextCursor: Type.Union([Str(), Type.Null()]) });
@@ -50,10 +77,90 @@ export const CreateKeyBody = Type.Object(
       Type.Union([Str({ pattern: ALIAS_PATTERN, maxLength: 256 }), Type.Array(Str({ pattern: ALIAS_PATTERN, maxLength: 256 }), { maxItems: 50 })]),
     ),
     tags: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), { maxProperties: 50 })),
-    spec: Type.Optional(Type.Union(KEY_SPECS.map((s) => Type.Literal(s)))),
+    spec: Type.Optional(Lit(KEY_SPECS)),
+    usage: Type.Optional(Lit(KEY_USAGES)),
+    origin: Type.Optional(Lit(KEY_ORIGINS)),
+    exportable: Type.Optional(Type.Boolean()),
+    rotationPeriodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    usageLimit: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );
+
+export const UpdateKeyBody = Type.Object(
+  {
+    description: Type.Optional(Str({ maxLength: 8192 })),
+    rotationPeriodDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()])),
+    minDecryptionVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+    usageLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export const ScheduleDeletionBody = Type.Object({ days: Type.Optional(Type.Integer({ minimum: 7, maximum: 30 })) }, { additionalProperties: false });
+export const RevokeBody = Type.Object(
+  { reason: Lit(['compromised', 'superseded'] as const), compromisedAt: Type.Optional(Str({ format: 'date-time' })) },
+  { additionalProperties: false },
+);
+export const TagBody = Type.Object(
+  { tags: Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 256 }), { maxProperties: 50 }) },
+  { additionalProperties: false },
+);
+export const UntagBody = Type.Object({ tagKeys: Type.Array(Str({ minLength: 1, maxLength: 128 }), { minItems: 1, maxItems: 50 }) }, { additionalProperties: false });
+export const AliasBody = Type.Object(
+  { alias: Str({ pattern: ALIAS_PATTERN, maxLength: 256 }), key: Str({ minLength: 1, maxLength: 512, description: 'Key id or alias' }) },
+  { additionalProperties: false },
+);
+export const AliasOut = Type.Object({ alias: Str(), keyId: Str() });
+export const AliasListOut = Type.Object({ aliases: Type.Array(AliasOut) });
+export const AliasQuery = Type.Object({ alias: Str({ pattern: ALIAS_PATTERN, maxLength: 256 }) }, { additionalProperties: false });
+
+const MessageType = Type.Optional(Lit(['RAW', 'DIGEST'] as const));
+const Algorithm = Str({ minLength: 1, maxLength: 64 });
+export const SignBody = Type.Object({ message: B64('Message (RAW, up to 4096 bytes) or digest (DIGEST)'), messageType: MessageType, algorithm: Algorithm }, { additionalProperties: false });
+export const SignOut = Type.Object({ signature: Str(), keyId: Str(), keyVersion: Type.Integer(), algorithm: Str() });
+export const VerifyBody = Type.Object(
+  { message: B64('Message or digest'), messageType: MessageType, algorithm: Algorithm, signature: B64('Signature'), keyVersion: Type.Optional(Type.Integer({ minimum: 1 })) },
+  { additionalProperties: false },
+);
+export const ValidOut = Type.Object({ valid: Type.Boolean(), keyId: Str(), keyVersion: Type.Integer() });
+export const PublicKeyQuery = Type.Object({ version: Type.Optional(Str({ pattern: '^[0-9]{1,9}$' })) }, { additionalProperties: false });
+export const PublicKeyOut = Type.Object({ publicKey: Str({ description: 'SPKI DER, base64' }), pem: Str(), keyId: Str(), keyVersion: Type.Integer(), spec: Str(), usage: Str() });
+export const MacBody = Type.Object({ message: B64('Message, up to 4096 bytes'), algorithm: Algorithm }, { additionalProperties: false });
+export const MacOut = Type.Object({ mac: Str(), keyId: Str(), keyVersion: Type.Integer(), algorithm: Str() });
+export const VerifyMacBody = Type.Object(
+  { message: B64('Message'), algorithm: Algorithm, mac: B64('MAC'), keyVersion: Type.Optional(Type.Integer({ minimum: 1 })) },
+  { additionalProperties: false },
+);
+export const ReWrapBody = Type.Object({ ciphertext: B64('Ciphertext of this key'), context: Type.Optional(Context) }, { additionalProperties: false });
+export const ReWrapOut = Type.Object({ ciphertext: Str(), keyId: Str(), keyVersion: Type.Integer(), previousKeyVersion: Type.Integer() });
+export const ImportParamsBody = Type.Object({ wrappingAlgorithm: Type.Optional(Lit(WRAPPING_ALGORITHMS)) }, { additionalProperties: false });
+export const ImportParamsOut = Type.Object({ importToken: Str(), publicKey: Str(), wrappingAlgorithm: Str(), keyId: Str(), expiresAt: Str({ format: 'date-time' }) });
+export const ImportBody = Type.Object(
+  { importToken: Str({ minLength: 1, maxLength: 64 }), encryptedMaterial: B64('Key material wrapped under the import public key'), validTo: Type.Optional(Str({ format: 'date-time' })) },
+  { additionalProperties: false },
+);
+export const ExportBody = Type.Object({ publicKey: B64('RSA public key (SPKI DER) to wrap the material under') }, { additionalProperties: false });
+export const ExportOut = Type.Object({ wrappedMaterial: Str(), wrappingAlgorithm: Str(), keyId: Str(), keyVersion: Type.Integer() });
+export const UnusedQuery = Type.Object({ unusedForDays: Str({ pattern: '^[0-9]{1,5}$' }) }, { additionalProperties: false });
+export const PurgeBody = Type.Object(
+  { unusedForDays: Type.Integer({ minimum: 1, maximum: 36500 }), pendingWindowDays: Type.Optional(Type.Integer({ minimum: 7, maximum: 30 })) },
+  { additionalProperties: false },
+);
+export const UnusedOut = Type.Object({ keys: Type.Array(KeyOut), unusedForDays: Type.Integer() });
+export const PurgeOut = Type.Object({ scheduled: Type.Array(KeyOut) });
+export const AliasDeletedOut = Type.Object({ deleted: Str() });
+export const JobsOut = Type.Object({
+  jobs: Type.Array(
+    Type.Object({
+      name: Str(),
+      intervalMs: Type.Integer(),
+      nextRunAt: IsoOrNull,
+      lastRunAt: IsoOrNull,
+      lastStatus: Type.Union([Str(), Type.Null()]),
+      lastError: Type.Union([Str(), Type.Null()]),
+    }),
+  ),
+});
 
 export const ListQuery = Type.Object(
   {
@@ -76,6 +183,7 @@ export const EncryptBody = Type.Object(
   {
     plaintext: Type.Optional(B64('Plaintext, 1-4096 bytes')),
     context: Type.Optional(Context),
+    algorithm: Type.Optional(Str({ maxLength: 64, description: 'RSAES_OAEP_SHA_256 for RSA keys; SYMMETRIC_DEFAULT (default) otherwise' })),
     items: Type.Optional(Type.Array(EncryptItem, { maxItems: 1000, description: 'Batch form: up to 1000 items, each with its own result' })),
   },
   { additionalProperties: false, description: 'Either plaintext (single) or items (batch)' },
@@ -85,6 +193,9 @@ export const DecryptBody = Type.Object(
   {
     ciphertext: Type.Optional(B64('Ciphertext')),
     context: Type.Optional(Context),
+    key: Type.Optional(Str({ minLength: 1, maxLength: 512, description: 'RSA keys only: the key the raw OAEP ciphertext is for' })),
+    algorithm: Type.Optional(Str({ maxLength: 64, description: 'RSA keys only: RSAES_OAEP_SHA_256' })),
+    keyVersion: Type.Optional(Type.Integer({ minimum: 1 })),
     items: Type.Optional(Type.Array(DecryptItem, { maxItems: 1000 })),
   },
   { additionalProperties: false, description: 'Either ciphertext (single) or items (batch)' },
@@ -176,6 +287,7 @@ export const UnsealBody = Type.Object(
 );
 
 export type CreateKeyBodyT = Static<typeof CreateKeyBody>;
+export type UpdateKeyBodyT = Static<typeof UpdateKeyBody>;
 export type EncryptBodyT = Static<typeof EncryptBody>;
 export type DecryptBodyT = Static<typeof DecryptBody>;
 export type DataKeyBodyT = Static<typeof DataKeyBody>;

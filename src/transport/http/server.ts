@@ -7,72 +7,61 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance, type F
 import swagger from '@fastify/swagger';
 import { ERROR_CATALOG, KeywardenError, errors, isKeywardenError } from '../../errors/catalog.js';
 import { randomUUID } from '../../crypto/primitives/index.js';
-import type { Call, Ops, BatchResult } from '../../ops/ops.js';
-import type { KeyRecord } from '../../keys/key.model.js';
+import type { Ops } from '../../ops/ops.js';
+import type { KeyAdminOps } from '../../ops/key-admin.ops.js';
+import { registerCryptoRoutes } from './routes/crypto.routes.js';
+import { registerKeyRoutes } from './routes/keys.routes.js';
+import { registerSysRoutes } from './routes/sys.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
-import * as S from './schemas.js';
 import type { Logger } from 'pino';
 
 export const VERSION = '0.1.0';
 export const BODY_LIMIT = 8 * 1024 * 1024;
 
 /** Sub-resources of /v1/keys/{key}; used to split alias names that contain '/' from the action. */
-const KEY_ACTIONS = new Set(['encrypt', 'data-key']);
+const KEY_ACTIONS = new Set([
+  'encrypt', 'data-key', 're-wrap', 'rotate', 'enable', 'disable', 'schedule-deletion', 'cancel-deletion', 'revoke',
+  'versions', 'tags', 'untag', 'sign', 'verify', 'public-key', 'mac', 'verify-mac', 'import-parameters', 'import', 'export',
+]);
 
 export interface HttpDeps {
   ops: Ops;
+  admin: KeyAdminOps;
   sys: SysOps;
   logger: Logger | false;
 }
 
-export function keyView(k: KeyRecord) {
-  return {
-    id: k.id,
-    aliases: k.aliases,
-    description: k.description,
-    spec: k.spec,
-    usage: k.usage,
-    state: k.state,
-    origin: k.origin,
-    tags: k.tags,
-    createdAt: new Date(k.createdAt).toISOString(),
-    updatedAt: new Date(k.updatedAt).toISOString(),
-    primaryVersion: k.primaryVersion,
-  };
-}
 
-/** Strict base64 decoding: Buffer.from(s, 'base64') silently skips junk, so check first. */
-const B64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-export function decodeBase64(field: string, value: string): Buffer {
-  if (!B64_RE.test(value)) throw errors.validation(`${field} is not valid base64`);
-  return Buffer.from(value, 'base64');
-}
 
-function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
-  if (h === undefined) return undefined;
-  const m = /^Bearer +(\S+)\s*$/i.exec(h);
-  return m ? m[1] : '';
-}
 
-const call = (req: FastifyRequest): Call => ({ token: bearer(req), requestId: req.id });
 
 /**
  * Alias names may contain '/', so /v1/keys/alias/team/app/encrypt is rewritten to
- * /v1/keys/alias%2Fteam%2Fapp/encrypt before routing. A trailing segment that names a key action
- * (encrypt, data-key) is the action for POST; for GET the whole rest is the key reference.
+ * /v1/keys/alias%2Fteam%2Fapp/encrypt before routing. Trailing segments that name a key action
+ * (encrypt, rotate, versions, versions/N/destroy, ...) are the action; the rest is the alias. An
+ * alias whose last segment is itself an action name must be sent percent-encoded.
  */
-export function rewriteKeyUrl(method: string, url: string): string {
+export function rewriteKeyUrl(url: string): string {
   if (!url.startsWith('/v1/keys/alias/')) return url;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
   const rest = path.slice('/v1/keys/'.length).split('/');
-  let action = '';
-  if (method === 'POST' && rest.length > 2 && KEY_ACTIONS.has(rest[rest.length - 1] as string)) {
-    action = '/' + (rest.pop() as string);
+  let suffix = 0;
+  const n = rest.length;
+  if (n > 4 && rest[n - 3] === 'versions' && /^\d+$/.test(rest[n - 2] as string) && ['enable', 'disable', 'destroy'].includes(rest[n - 1] as string)) {
+    suffix = 3;
+  } else if (n > 2 && KEY_ACTIONS.has(rest[n - 1] as string)) {
+    suffix = 1;
   }
-  return `/v1/keys/${encodeURIComponent(decodeURIComponent(rest.join('/')))}${action}${query}`;
+  const action = suffix ? '/' + rest.splice(n - suffix).join('/') : '';
+  let alias: string;
+  try {
+    alias = decodeURIComponent(rest.join('/'));
+  } catch {
+    return url; // malformed percent-encoding: let the router answer NotFound
+  }
+  return `/v1/keys/${encodeURIComponent(alias)}${action}${query}`;
 }
 
 export function toErrorResponse(err: unknown, requestId: string, log?: FastifyRequest['log']): { status: number; body: unknown } {
@@ -118,14 +107,8 @@ function fromFastifyError(err: FastifyError): KeywardenError {
   return errors.internal();
 }
 
-function sendBatch<T>(results: BatchResult<T>, encode: (ok: T) => Record<string, unknown>) {
-  return {
-    items: results.map((r) => ('ok' in r ? { ref: r.ref, ...encode(r.ok) } : { ref: r.ref, error: r.error })),
-  };
-}
 
 export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Buffer; key: Buffer } } = {}): Promise<FastifyInstance> {
-  const { ops, sys } = deps;
   const app = Fastify({
     loggerInstance: deps.logger === false ? undefined : deps.logger,
     logger: deps.logger === false ? false : undefined,
@@ -136,7 +119,7 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
     bodyLimit: BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    rewriteUrl: (req: { method?: string; url?: string }) => rewriteKeyUrl(req.method ?? 'GET', req.url ?? '/'),
+    rewriteUrl: (req: { url?: string }) => rewriteKeyUrl(req.url ?? '/'),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     ...(opts.https ? { https: opts.https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
@@ -172,122 +155,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
     reply.code(status).send(body);
   });
 
-  const tag = (t: string) => ({ tags: [t] });
-
-  // ---- sys ---------------------------------------------------------------------------------
-  app.get('/v1/sys/health', { schema: { ...tag('sys'), security: [], response: { 200: S.HealthOut, 501: S.HealthOut, 503: S.HealthOut } } }, async (_req, reply) => {
-    const h = sys.health();
-    reply.code(!h.initialized ? 501 : h.sealed ? 503 : 200);
-    return h;
-  });
-  app.get('/v1/sys/seal-status', { schema: { ...tag('sys'), security: [], response: S.withErrors({ 200: S.SealStatusOut }) } }, async () => sys.sealStatus());
-  app.post('/v1/sys/init', { schema: { ...tag('sys'), security: [], body: S.InitBody, response: S.withErrors({ 200: S.InitOut }) } }, async (req) => {
-    const b = req.body as { shares: number; threshold: number };
-    return sys.init(b.shares, b.threshold);
-  });
-  app.post('/v1/sys/unseal', { schema: { ...tag('sys'), security: [], body: S.UnsealBody, response: S.withErrors({ 200: S.SealStatusOut }) } }, async (req) => {
-    const b = req.body as { share?: string; reset?: boolean };
-    if (b.reset === true) return sys.resetUnseal();
-    if (b.share === undefined) throw errors.validation('body must contain "share" (or "reset": true)');
-    return sys.unseal(b.share);
-  });
-  app.post('/v1/sys/seal', { schema: { ...tag('sys'), response: S.withErrors({ 200: S.SealedOut }) } }, async (req) => {
-    await ops.sealNow(call(req));
-    return { sealed: true };
-  });
-
-  // ---- keys --------------------------------------------------------------------------------
-  app.post('/v1/keys', { schema: { ...tag('keys'), body: S.CreateKeyBody, response: S.withErrors({ 201: S.KeyEnvelope }) } }, async (req, reply) => {
-    const b = req.body as S.CreateKeyBodyT;
-    const aliases = b.alias === undefined ? [] : Array.isArray(b.alias) ? b.alias : [b.alias];
-    const key = await ops.createKey(call(req), {
-      aliases,
-      ...(b.description !== undefined ? { description: b.description } : {}),
-      ...(b.tags !== undefined ? { tags: b.tags } : {}),
-      ...(b.spec !== undefined ? { spec: b.spec } : {}),
-    });
-    reply.code(201);
-    return { key: keyView(key) };
-  });
-
-  app.get('/v1/keys', { schema: { ...tag('keys'), querystring: S.ListQuery, response: S.withErrors({ 200: S.KeyListOut }) } }, async (req) => {
-    const q = req.query as { limit?: string | number; cursor?: string };
-    const res = await ops.listKeys(call(req), {
-      ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
-      ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
-    });
-    return { keys: res.keys.map(keyView), nextCursor: res.nextCursor };
-  });
-
-  app.get('/v1/keys/:keyRef', { schema: { ...tag('keys'), params: S.KeyRefParams, response: S.withErrors({ 200: S.KeyEnvelope }) } }, async (req) => {
-    const { keyRef } = req.params as { keyRef: string };
-    return { key: keyView(await ops.describeKey(call(req), keyRef)) };
-  });
-
-  app.post('/v1/keys/:keyRef/encrypt', { schema: { ...tag('crypto'), params: S.KeyRefParams, body: S.EncryptBody, response: S.withErrors({ 200: S.EncryptOut }) } }, async (req) => {
-    const { keyRef } = req.params as { keyRef: string };
-    const b = req.body as S.EncryptBodyT;
-    if (b.items !== undefined) {
-      if (b.plaintext !== undefined || b.context !== undefined) throw errors.validation('send either plaintext (with context) or items, not both');
-      const items = b.items.map((it, i) => ({
-        ref: it.ref ?? String(i),
-        plaintext: decodeBase64(`items.${i}.plaintext`, it.plaintext),
-        ...(it.context ? { context: it.context } : {}),
-      }));
-      const res = await ops.encryptBatch(call(req), keyRef, items);
-      return sendBatch(res, (r) => ({ ciphertext: r.ciphertext.toString('base64'), keyId: r.keyId, keyVersion: r.keyVersion }));
-    }
-    if (b.plaintext === undefined) throw errors.validation('body must contain "plaintext" (or "items" for a batch)');
-    const r = await ops.encrypt(call(req), keyRef, decodeBase64('plaintext', b.plaintext), b.context);
-    return { ciphertext: r.ciphertext.toString('base64'), keyId: r.keyId, keyVersion: r.keyVersion };
-  });
-
-  app.post('/v1/decrypt', { schema: { ...tag('crypto'), body: S.DecryptBody, response: S.withErrors({ 200: S.DecryptOut }) } }, async (req) => {
-    const b = req.body as S.DecryptBodyT;
-    if (b.items !== undefined) {
-      if (b.ciphertext !== undefined || b.context !== undefined) throw errors.validation('send either ciphertext (with context) or items, not both');
-      const items = b.items.map((it, i) => ({
-        ref: it.ref ?? String(i),
-        ciphertext: decodeBase64(`items.${i}.ciphertext`, it.ciphertext),
-        ...(it.context ? { context: it.context } : {}),
-      }));
-      const res = await ops.decryptBatch(call(req), items);
-      return sendBatch(res, (r) => ({ plaintext: r.plaintext.toString('base64'), keyId: r.keyId, keyVersion: r.keyVersion }));
-    }
-    if (b.ciphertext === undefined) throw errors.validation('body must contain "ciphertext" (or "items" for a batch)');
-    const r = await ops.decrypt(call(req), decodeBase64('ciphertext', b.ciphertext), b.context);
-    return { plaintext: r.plaintext.toString('base64'), keyId: r.keyId, keyVersion: r.keyVersion };
-  });
-
-  app.post('/v1/keys/:keyRef/data-key', { schema: { ...tag('crypto'), params: S.KeyRefParams, body: S.DataKeyBody, response: S.withErrors({ 200: S.DataKeyOut }) } }, async (req) => {
-    const { keyRef } = req.params as { keyRef: string };
-    const b = (req.body ?? {}) as S.DataKeyBodyT;
-    const r = await ops.generateDataKey(call(req), keyRef, b);
-    return {
-      ...(r.plaintext ? { plaintext: r.plaintext.toString('base64') } : {}),
-      ciphertext: r.ciphertext.toString('base64'),
-      keyId: r.keyId,
-      keyVersion: r.keyVersion,
-    };
-  });
-
-  app.post('/v1/re-encrypt', { schema: { ...tag('crypto'), body: S.ReEncryptBody, response: S.withErrors({ 200: S.ReEncryptOut }) } }, async (req) => {
-    const b = req.body as S.ReEncryptBodyT;
-    const r = await ops.reEncrypt(call(req), {
-      ciphertext: decodeBase64('ciphertext', b.ciphertext),
-      destinationKey: b.destinationKey,
-      ...(b.context ? { context: b.context } : {}),
-      ...(b.destinationContext ? { destinationContext: b.destinationContext } : {}),
-    });
-    return { ciphertext: r.ciphertext.toString('base64'), keyId: r.keyId, keyVersion: r.keyVersion, sourceKeyId: r.sourceKeyId, sourceKeyVersion: r.sourceKeyVersion };
-  });
-
-  app.post('/v1/random', { schema: { ...tag('crypto'), body: S.RandomBody, response: S.withErrors({ 200: S.RandomOut }) } }, async (req) => {
-    const b = req.body as { bytes: number };
-    return { random: (await ops.random(call(req), b.bytes)).toString('base64') };
-  });
-
-  app.get('/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerSysRoutes(app, deps);
+  registerKeyRoutes(app, deps);
+  registerCryptoRoutes(app, deps);
 
   return app;
 }

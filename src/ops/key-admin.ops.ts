@@ -1,0 +1,169 @@
+/**
+ * Key administration use-cases: create, describe, list, lifecycle, versions, aliases, tags,
+ * import/export, unused-key report and purge. Same pipeline as every other use-case.
+ */
+import { WRAPPING_ALGORITHMS, wrapForExport, type WrappingAlgorithm } from '../crypto/keyspecs.js';
+import { errors, KeywardenError } from '../errors/catalog.js';
+import { DAY_MS, DELETION_WINDOW_DAYS, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
+import type { KeyRecord, KeyVersionRecord, RevocationReason } from '../keys/key.model.js';
+import type { Clock } from '../util/clock.js';
+import type { Call, Pipeline } from './pipeline.js';
+import { LIMITS, requireState } from './ops.js';
+
+export class KeyAdminOps {
+  constructor(private readonly d: { pipeline: Pipeline; keys: KeyService; clock: Clock }) {}
+
+  async #key(call: Call, action: Parameters<Pipeline['begin']>[1], keyRef: string): Promise<KeyRecord> {
+    await this.d.pipeline.begin(call, action);
+    return this.d.keys.resolve(keyRef);
+  }
+
+  async createKey(call: Call, input: CreateKeyInput): Promise<KeyRecord> {
+    await this.d.pipeline.begin(call, 'key:create');
+    return this.d.keys.create(input);
+  }
+
+  describeKey(call: Call, keyRef: string): Promise<KeyRecord> {
+    return this.#key(call, 'key:describe', keyRef);
+  }
+
+  async listKeys(call: Call, opts: { limit?: number; cursor?: string }): Promise<{ keys: KeyRecord[]; nextCursor: string | null }> {
+    await this.d.pipeline.begin(call, 'key:list');
+    const limit = opts.limit ?? LIMITS.defaultListLimit;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+      throw errors.validation(`limit must be an integer between 1 and ${LIMITS.maxListLimit}`);
+    }
+    const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
+    const keys = await this.d.keys.list(limit + 1, after);
+    const page = keys.slice(0, limit);
+    const last = page[page.length - 1];
+    return { keys: page, nextCursor: keys.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async update(call: Call, keyRef: string, input: UpdateKeyInput) {
+    return this.d.keys.update(await this.#key(call, 'key:update', keyRef), input);
+  }
+
+  async rotate(call: Call, keyRef: string) {
+    return this.d.keys.rotate(await this.#key(call, 'key:rotate', keyRef));
+  }
+
+  async enable(call: Call, keyRef: string) {
+    return this.d.keys.enable(await this.#key(call, 'key:enable', keyRef));
+  }
+
+  async disable(call: Call, keyRef: string) {
+    return this.d.keys.disable(await this.#key(call, 'key:disable', keyRef));
+  }
+
+  async scheduleDeletion(call: Call, keyRef: string, days?: number) {
+    return this.d.keys.scheduleDeletion(await this.#key(call, 'key:schedule-deletion', keyRef), days);
+  }
+
+  async cancelDeletion(call: Call, keyRef: string) {
+    return this.d.keys.cancelDeletion(await this.#key(call, 'key:cancel-deletion', keyRef));
+  }
+
+  async revoke(call: Call, keyRef: string, reason: RevocationReason, compromisedAt?: number) {
+    return this.d.keys.revoke(await this.#key(call, 'key:revoke', keyRef), reason, compromisedAt);
+  }
+
+  async versions(call: Call, keyRef: string): Promise<{ key: KeyRecord; versions: KeyVersionRecord[] }> {
+    const key = await this.#key(call, 'key:versions', keyRef);
+    return { key, versions: await this.d.keys.versions(key) };
+  }
+
+  async setVersionState(call: Call, keyRef: string, version: number, action: 'enable' | 'disable' | 'destroy') {
+    const key = await this.#key(call, 'key:versions', keyRef);
+    return { key, version: await this.d.keys.setVersionState(key, version, action) };
+  }
+
+  async tag(call: Call, keyRef: string, tags: Record<string, string>) {
+    return this.d.keys.tag(await this.#key(call, 'key:tag', keyRef), tags);
+  }
+
+  async untag(call: Call, keyRef: string, tagKeys: string[]) {
+    return this.d.keys.untag(await this.#key(call, 'key:tag', keyRef), tagKeys);
+  }
+
+  async createAlias(call: Call, alias: string, keyRef: string) {
+    const key = await this.#key(call, 'key:alias', keyRef);
+    await this.d.keys.createAlias(alias, key);
+    return { alias, keyId: key.id };
+  }
+
+  async updateAlias(call: Call, alias: string, keyRef: string) {
+    const key = await this.#key(call, 'key:alias', keyRef);
+    await this.d.keys.updateAlias(alias, key);
+    return { alias, keyId: key.id };
+  }
+
+  async deleteAlias(call: Call, alias: string) {
+    await this.d.pipeline.begin(call, 'key:alias');
+    await this.d.keys.deleteAlias(alias);
+    return { deleted: alias };
+  }
+
+  async listAliases(call: Call) {
+    await this.d.pipeline.begin(call, 'key:list');
+    return this.d.keys.listAliases();
+  }
+
+  async importParameters(call: Call, keyRef: string, wrappingAlgorithm: string = 'RSAES_OAEP_SHA_256') {
+    if (!(WRAPPING_ALGORITHMS as readonly string[]).includes(wrappingAlgorithm)) {
+      throw errors.validation(`wrappingAlgorithm must be one of ${WRAPPING_ALGORITHMS.join(', ')}`);
+    }
+    const key = await this.#key(call, 'key:import', keyRef);
+    return { ...(await this.d.keys.importParameters(key, wrappingAlgorithm as WrappingAlgorithm)), wrappingAlgorithm, keyId: key.id };
+  }
+
+  async importMaterial(call: Call, keyRef: string, importToken: string, encryptedMaterial: Buffer, validTo?: number) {
+    return this.d.keys.importMaterial(await this.#key(call, 'key:import', keyRef), importToken, encryptedMaterial, validTo);
+  }
+
+  /** Export of an `exportable` key's primary material, only wrapped under the caller's RSA public key. */
+  async exportKey(call: Call, keyRef: string, publicKeySpki: Buffer) {
+    const key = await this.#key(call, 'key:export', keyRef);
+    if (!key.exportable) throw new KeywardenError('InvalidKeyUsage', `key ${key.id} was not created exportable: its material never leaves Keywarden`);
+    requireState(key, 'encrypt');
+    const h = await this.d.keys.handle(key.id, key.primaryVersion);
+    if (h === undefined) throw errors.internal();
+    const wrapped = wrapForExport(publicKeySpki, h.material);
+    return { wrappedMaterial: wrapped.wrapped, wrappingAlgorithm: wrapped.algorithm, keyId: key.id, keyVersion: h.version };
+  }
+
+  async unusedKeys(call: Call, unusedForDays: number) {
+    await this.d.pipeline.begin(call, 'key:report');
+    return this.d.keys.unused(this.d.clock.now() - checkDays(unusedForDays) * DAY_MS);
+  }
+
+  /** Schedules deletion (respecting the pending window) of every key the unused report lists. */
+  async purgeUnused(call: Call, unusedForDays: number, windowDays: number = DELETION_WINDOW_DAYS.default) {
+    await this.d.pipeline.begin(call, 'key:purge');
+    const keys = await this.d.keys.unused(this.d.clock.now() - checkDays(unusedForDays) * DAY_MS);
+    const scheduled: KeyRecord[] = [];
+    for (const k of keys) scheduled.push(await this.d.keys.scheduleDeletion(k, windowDays));
+    return scheduled;
+  }
+}
+
+function checkDays(days: number): number {
+  if (!Number.isInteger(days) || days < 1 || days > 36500) throw errors.validation('unusedForDays must be a whole number of days between 1 and 36500');
+  return days;
+}
+
+function encodeCursor(k: KeyRecord): string {
+  return Buffer.from(JSON.stringify([k.createdAt, k.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isInteger(v[0]) && typeof v[1] === 'string') {
+      return { createdAt: v[0] as number, id: v[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw errors.validation('cursor is not a cursor returned by this API');
+}
