@@ -278,7 +278,14 @@ describe('REST API (dev seal, unsealed)', () => {
     const schema = enc.requestBody.content['application/json'].schema;
     assert.equal(schema.additionalProperties, false);
     assert.ok(schema.properties.plaintext && schema.properties.items && schema.properties.context);
-    for (const p of ['/v1/sys/health', '/v1/sys/init', '/v1/sys/unseal', '/v1/sys/seal', '/v1/keys', '/v1/keys/{keyRef}', '/v1/decrypt', '/v1/keys/{keyRef}/data-key', '/v1/re-encrypt', '/v1/random']) {
+    for (const p of [
+      '/v1/sys/health', '/v1/sys/init', '/v1/sys/unseal', '/v1/sys/seal', '/v1/sys/jobs', '/v1/keys', '/v1/keys/{keyRef}', '/v1/decrypt',
+      '/v1/keys/{keyRef}/data-key', '/v1/re-encrypt', '/v1/random', '/v1/keys/{keyRef}/rotate', '/v1/keys/{keyRef}/versions',
+      '/v1/keys/{keyRef}/versions/{version}/destroy', '/v1/keys/{keyRef}/schedule-deletion', '/v1/keys/{keyRef}/revoke', '/v1/aliases',
+      '/v1/keys/{keyRef}/sign', '/v1/keys/{keyRef}/verify', '/v1/keys/{keyRef}/public-key', '/v1/keys/{keyRef}/mac', '/v1/keys/{keyRef}/verify-mac',
+      '/v1/keys/{keyRef}/re-wrap', '/v1/keys/{keyRef}/import-parameters', '/v1/keys/{keyRef}/import', '/v1/keys/{keyRef}/export',
+      '/v1/reports/unused-keys', '/v1/reports/unused-keys/purge',
+    ]) {
       assert.ok(doc.paths[p], `openapi has ${p}`);
     }
     assert.equal(doc.components.securitySchemes.bearer.scheme, 'bearer');
