@@ -546,7 +546,11 @@ export class KeyService {
 
   /** Rotates every key whose automatic rotation is due. Idempotent: a rotated key is no longer due. */
   async rotateDue(now: number = this.clock.now()): Promise<number> {
-    return this.#forDue('rotation', now, (k) => (k.state === 'Enabled' ? this.rotate(k) : this.#apply({ key: { ...k, nextRotationAt: null } })));
+    // A key that is not Enabled when its rotation falls due is postponed by one period (it rotates
+    // again on schedule once enabled); rotating it now is not allowed.
+    return this.#forDue('rotation', now, (k) =>
+      k.state === 'Enabled' ? this.rotate(k) : this.#apply({ key: { ...k, nextRotationAt: k.rotationPeriodMs === null ? null : now + k.rotationPeriodMs } }),
+    );
   }
 
   /** Destroys every key whose deletion window has ended. */

@@ -76,6 +76,14 @@ describe('key lifecycle', () => {
     assert.equal(caught.primaryVersion, 3);
     assertError(await t.req('POST', '/v1/keys', { rotationPeriodDays: 0 }), 400, 'ValidationError', 'rotationPeriodDays must be >= 1');
     assertError(await t.req('POST', '/v1/keys', { rotationPeriodDays: 3651 }), 400, 'ValidationError', 'rotationPeriodDays must be <= 3650');
+    // A disabled key is not rotated when due; its rotation is postponed by one period.
+    await t.req('POST', `/v1/keys/${key.id}/disable`);
+    clock.advance(30 * DAY);
+    await runJobs();
+    const postponed = (await t.req('GET', `/v1/keys/${key.id}`)).json.key;
+    assert.equal(postponed.primaryVersion, 3);
+    assert.equal(postponed.nextRotationAt, new Date(clock.now() + 30 * DAY).toISOString());
+    await t.req('POST', `/v1/keys/${key.id}/enable`);
     const off = await t.req('PATCH', `/v1/keys/${key.id}`, { rotationPeriodDays: null });
     assert.equal(off.json.key.nextRotationAt, null);
   });
