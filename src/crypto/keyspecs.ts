@@ -175,12 +175,6 @@ function signingInput(spec: KeySpec, algorithm: string, input: Buffer, messageTy
   return scheme;
 }
 
-function pairOf(spec: KeySpec, what: string): { pair: KeyPairParams; label: string } {
-  const m = MATERIAL[spec];
-  if (!('pair' in m)) throw errors.validation(`Key spec ${spec} is symmetric: it has no ${what}`);
-  return m;
-}
-
 // ---- material ----
 
 /** New key material from the OS CSPRNG. `material` is secret: the caller owns (and wraps) it. */
@@ -193,7 +187,7 @@ export function generateMaterial(spec: KeySpec): { material: Buffer; publicKey?:
 
 /** SPKI DER of an asymmetric key's public half. */
 export function publicKeyFromMaterial(spec: KeySpec, material: SecretBytes | Buffer): Buffer {
-  pairOf(spec, 'public key');
+  if (!isAsymmetric(spec)) throw errors.validation(`Key spec ${spec} is symmetric: it has no public key`);
   return asym.publicSpkiOf(bytesOf(material));
 }
 
@@ -203,7 +197,8 @@ export const spkiToPem = (der: Buffer): string => asym.spkiToPem(der);
 /**
  * Imported (BYOK) material MUST be: SYMMETRIC_DEFAULT exactly 32 bytes; HMAC from the digest length
  * to the block size; asymmetric specs exactly one DER PKCS#8 of the spec's type, size or curve whose
- * private and public halves agree (a pairwise consistency sign/verify, as FIPS 140-3 IG 10.3.A).
+ * private and public halves agree (a pairwise consistency sign/verify, the test FIPS 140-3 asks
+ * of generated key pairs).
  */
 export function validateImportedMaterial(spec: KeySpec, material: SecretBytes | Buffer): void {
   const m = MATERIAL[spec];
@@ -216,7 +211,7 @@ export function validateImportedMaterial(spec: KeySpec, material: SecretBytes | 
     return;
   }
   if (!asym.privateKeyMatches(bytes, m.pair)) {
-    throw errors.validation(`Key material for ${spec} must be one DER-encoded PKCS#8 private ${m.label}`);
+    throw errors.validation(`Key material for ${spec} must be one DER-encoded PKCS#8 private ${m.label} (openssl pkcs8 -topk8 -nocrypt -outform DER)`);
   }
   const scheme = SIGNING[usagesOf(spec).SIGN_VERIFY?.[0] ?? 'ED25519']; // every asymmetric spec can sign
   const signature = asym.createSignature(scheme, bytes, PCT_MESSAGE, false);

@@ -141,12 +141,13 @@ function add(P: Point, Q: Point, p: bigint): Point {
   const x3 = mod(r * r - hhh - 2n * v, p);
   return [x3, mod(r * (v - x3) - s1 * hhh, p), (P[2] * Q[2] * h) % p];
 }
-/** Variable-time scalar multiplication: public scalars and points only (verification). */
-function multiply(P: Point, k: bigint, p: bigint): Point {
+/** a·P + b·Q by Shamir's trick (one shared doubling chain). Variable time: public values only (verification). */
+function twoMultiply(a: bigint, P: Point, b: bigint, Q: Point, p: bigint): Point {
+  const table = [INFINITY, P, Q, add(P, Q, p)];
   let R = INFINITY;
-  for (let i = k.toString(2).length - 1; i >= 0; i--) {
-    R = double(R, p);
-    if ((k >> BigInt(i)) & 1n) R = add(R, P, p);
+  for (let i = Math.max(a.toString(2).length, b.toString(2).length) - 1; i >= 0; i--) {
+    const bit = BigInt(i);
+    R = add(double(R, p), table[Number((a >> bit) & 1n) | (Number((b >> bit) & 1n) << 1)] as Point, p);
   }
   return R;
 }
@@ -160,7 +161,7 @@ function ecdsaVerifyDigest(curve: Curve, spki: KeyObject, digest: Buffer, sig: B
   const jwk = spki.export({ format: 'jwk' });
   const Q: Point = [big(Buffer.from(jwk.x as string, 'base64url')), big(Buffer.from(jwk.y as string, 'base64url')), 1n];
   const w = inv(s, n);
-  const R = add(multiply(G, mod(big(digest) * w, n), p), multiply(Q, (r * w) % n, p), p);
+  const R = twoMultiply(mod(big(digest) * w, n), G, (r * w) % n, Q, p);
   if (R[2] === 0n) return false;
   return mod(R[0] * inv((R[2] * R[2]) % p, p), p) % n === r;
 }
@@ -171,7 +172,8 @@ function ecdsaSignDigest(curve: Curve, hash: HashName, key: KeyObject, digest: B
   // e ≡ 0 has no preimage in practice, and its signatures are forgeable without the key (u1 = 0).
   if (e === 0n) throw errors.validation('The digest is zero modulo the curve order and cannot be signed');
   const sec1 = key.export({ format: 'der', type: 'sec1' }); // ECPrivateKey (RFC 5915): SEQ { 1, OCTET d, ... }
-  const version = readTlv(sec1, readTlv(sec1, 0)?.start ?? 0);
+  const outer = readTlv(sec1, 0);
+  const version = outer && readTlv(sec1, outer.start);
   const dTlv = version && readTlv(sec1, version.end);
   if (!dTlv || dTlv.tag !== 0x04) throw new Error('unexpected ECPrivateKey encoding');
   const d = big(sec1.subarray(dTlv.start, dTlv.end));
@@ -307,7 +309,9 @@ const nodeOptions = (scheme: SignatureScheme) =>
     ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
     : scheme.type === 'rsa-pkcs1'
       ? { padding: constants.RSA_PKCS1_PADDING }
-      : { dsaEncoding: 'der' as const };
+      : scheme.type === 'ecdsa'
+        ? { dsaEncoding: 'der' as const }
+        : {};
 const hashOf = (scheme: SignatureScheme): HashName | null => (scheme.type === 'ed25519' ? null : scheme.hash);
 
 /**
@@ -367,10 +371,15 @@ export function aesKeyWrapPad(kek: Buffer, plaintext: Buffer): Buffer {
   const c = createCipheriv(KWP, kek, KWP_AIV);
   return Buffer.concat([c.update(plaintext), c.final()]);
 }
+/** Undefined on any failure (wrong KEK, modified bytes, bad length or padding). */
 export function aesKeyUnwrapPad(kek: Buffer, wrapped: Buffer): Buffer | undefined {
   try {
     const d = createDecipheriv(KWP, kek, KWP_AIV);
-    return Buffer.concat([d.update(wrapped), d.final()]);
+    const head = d.update(wrapped), tail = d.final(); // OpenSSL unwraps in update(); final() is empty
+    if (tail.length === 0) return head;
+    const out = Buffer.concat([head, tail]);
+    zeroize(head, tail);
+    return out;
   } catch {
     return undefined;
   }
