@@ -11,6 +11,11 @@ import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord
  *   crash leaves either the old or the new primary version, never neither.
  * - A destroyed version's wrappedMaterial is overwritten (empty) and the old bytes are not left in
  *   the database files (secure delete + WAL truncation for SQLite).
+ * - Version updates in applyChange never touch usageCount/lastUsedAt (only addUsage does), and a
+ *   record's lastUsedAt passed in is ignored (the store derives it), so a write built from an older
+ *   read cannot lose flushed usage.
+ * - Aliases sort by code point (PostgreSQL: COLLATE "C"); takeImportToken has exactly one winner
+ *   among concurrent callers; updating a missing key rejects NotFound even with a new version.
  */
 export interface KeyStore {
   createKey(key: KeyRecord, firstVersion: KeyVersionRecord | undefined): Promise<void>;

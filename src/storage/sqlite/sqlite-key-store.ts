@@ -197,11 +197,25 @@ export class SqliteKeyStore implements KeyStore {
       if (change.key && v.keyId !== change.key.id) throw new Error('version belongs to another key');
     }
     this.#changeTx(change);
-    if ((change.versions ?? []).some((v) => v.state === 'Destroyed')) {
-      // secure_delete zeroes the freed cells in the database file; the old page images in the
-      // WAL go away when it is checkpointed and truncated.
-      this.#db.pragma('wal_checkpoint(TRUNCATE)');
-    }
+    if ((change.versions ?? []).some((v) => v.state === 'Destroyed')) this.#walScrubPending = true;
+    this.#scrubWal();
+  }
+
+  /**
+   * secure_delete zeroes freed cells in the database file; the old page images in the WAL go away
+   * only when it is checkpointed and truncated. A reader on another connection (a backup, the
+   * sqlite3 CLI) can block that, so a blocked scrub is retried after every later write and at close.
+   */
+  #walScrubPending = false;
+  #scrubWal(): void {
+    if (!this.#walScrubPending) return;
+    const [r] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (r === undefined || r.busy === 0) this.#walScrubPending = false;
+  }
+
+  /** True while destroyed material may still be in the WAL (exposed for health checks). */
+  get walScrubPending(): boolean {
+    return this.#walScrubPending;
   }
 
   async getVersion(keyId: string, version: number) {
@@ -245,6 +259,7 @@ export class SqliteKeyStore implements KeyStore {
     this.#db.transaction(() => {
       for (const d of deltas) this.#q.addUsage.run(d);
     })();
+    this.#scrubWal();
   }
 
   async findDue(kind: DueKind, now: number, limit: number) {
