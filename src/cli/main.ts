@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
+import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerCryptoCommands } from './commands/crypto.js';
 import { registerKeyCommands } from './commands/key.js';
+import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerOperatorCommands } from './commands/operator.js';
+import { registerReportCommands } from './commands/report.js';
 import { registerStatusCommand } from './commands/status.js';
 import { FORMATS } from './output.js';
 import { registerServerCommands } from './server-commands.js';
@@ -37,8 +40,12 @@ export function buildProgram(): Command {
   // Subcommands inherit the help, error and exit settings above, so register them afterwards.
   registerStatusCommand(program);
   registerOperatorCommands(program);
-  registerKeyCommands(program);
+  const key = registerKeyCommands(program);
+  registerLifecycleCommands(key);
+  registerKeyMaterialCommands(key);
+  registerReportCommands(key);
   registerCryptoCommands(program);
+  registerAsymmetricCommands(program);
   registerServerCommands(program);
   return program;
 }

@@ -62,3 +62,27 @@ export async function saveFields<T extends object>(
   }
   return rest;
 }
+
+/**
+ * Emits the binary `field` of a response: raw bytes to `out` when given (then, in json format,
+ * the rest of the response), otherwise raw bytes to stdout when `raw`, otherwise the JSON
+ * response or the base64 value on a line of its own.
+ */
+export async function emitBlob<T extends object>(
+  response: T,
+  field: keyof T & string,
+  format: Format,
+  { out, raw = false }: { out?: string | undefined; raw?: boolean },
+): Promise<void> {
+  const value = response[field] as string;
+  if (out !== undefined) {
+    const rest = await saveFields(response, { [field]: out } as Partial<Record<keyof T & string, string>>);
+    if (format === 'json') printJson(rest);
+  } else if (raw) {
+    await writeBytes(undefined, Buffer.from(value, 'base64'));
+  } else if (format === 'json') {
+    printJson(response);
+  } else {
+    printLine(value);
+  }
+}

@@ -1,10 +1,12 @@
 import { type Command, Option } from 'commander';
-import { printFields, printJson, printLine, saveFields, writeBytes, type Format } from '../output.js';
+import { emitBlob, printFields, printJson, saveFields } from '../output.js';
 import {
   b64,
   contextOption,
+  inOption,
   intParser,
   keyPath,
+  outOption,
   type Pairs,
   pairsOption,
   readCiphertext,
@@ -39,33 +41,6 @@ interface DataKeyOptions {
   plaintextOut?: string;
   ciphertextOut?: string;
 }
-
-/**
- * Emits the binary `field` of a response: raw bytes to `out` when given (then, in json format,
- * the rest of the response), otherwise raw bytes to stdout when `raw`, otherwise the JSON
- * response or the base64 value on a line of its own.
- */
-async function emitBlob<T extends object>(
-  response: T,
-  field: keyof T & string,
-  format: Format,
-  { out, raw = false }: { out?: string | undefined; raw?: boolean },
-): Promise<void> {
-  const value = response[field] as string;
-  if (out !== undefined) {
-    const rest = await saveFields(response, { [field]: out } as Partial<Record<keyof T & string, string>>);
-    if (format === 'json') printJson(rest);
-  } else if (raw) {
-    await writeBytes(undefined, Buffer.from(value, 'base64'));
-  } else if (format === 'json') {
-    printJson(response);
-  } else {
-    printLine(value);
-  }
-}
-
-const inOption = (what: string) => new Option('--in <file>', `read the ${what} from FILE instead of stdin`);
-const outOption = (what: string) => new Option('--out <file>', `write the raw ${what} bytes to FILE`);
 
 export function registerCryptoCommands(program: Command): void {
   program
@@ -142,6 +117,23 @@ export function registerCryptoCommands(program: Command): void {
         context: opts.context,
         destinationKey: opts.destinationKey,
         destinationContext: opts.destinationContext,
+      });
+      await emitBlob(res, 'ciphertext', format, { out: opts.out });
+    });
+
+  program
+    .command('re-wrap')
+    .description('Re-encrypt a ciphertext under the primary version of its key, inside Keywarden (after a rotation)')
+    .requiredOption('--key <key>', 'key id or alias of the key that encrypted the ciphertext')
+    .addOption(inOption('ciphertext'))
+    .addOption(outOption('new ciphertext'))
+    .addOption(contextOption('encryption context of the ciphertext (kept for the new one)'))
+    .action(async (opts: IoOptions & { key: string }, cmd: Command) => {
+      const { client, format } = runtime(cmd);
+      const ciphertext = await readCiphertext(opts.in);
+      const res = await client.post<CiphertextResult & { previousKeyVersion: number }>(`${keyPath(opts.key)}/re-wrap`, {
+        ciphertext: b64(ciphertext),
+        context: opts.context,
       });
       await emitBlob(res, 'ciphertext', format, { out: opts.out });
     });

@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
-import { formatPairs, printFields, printJson, printTable } from '../output.js';
-import { intParser, keyPath, type Pairs, pairsOption, runtime } from './shared.js';
+import { type Command, Option } from 'commander';
+import { type Format, formatPairs, printFields, printJson, printTable } from '../output.js';
+import { collect, daysParser, intParser, keyPath, type Pairs, pairsOption, runtime } from './shared.js';
 
-interface Key {
+export interface Key {
   id: string;
   aliases: string[];
   spec: string;
@@ -13,6 +13,16 @@ interface Key {
   tags?: Pairs;
   createdAt: string;
   primaryVersion: number;
+  exportable?: boolean;
+  minDecryptionVersion?: number;
+  rotationPeriodDays?: number | null;
+  nextRotationAt?: string | null;
+  usageLimit?: number;
+  deletionAt?: string | null;
+  compromisedAt?: string | null;
+  revocationReason?: string | null;
+  materialExpiresAt?: string | null;
+  lastUsedAt?: string | null;
 }
 
 interface KeyPage {
@@ -25,6 +35,11 @@ interface CreateOptions {
   alias?: string[];
   tag?: Pairs;
   spec?: string;
+  usage?: string;
+  origin?: string;
+  exportable?: boolean;
+  rotationPeriod?: number;
+  usageLimit?: number;
 }
 
 interface ListOptions {
@@ -33,9 +48,7 @@ interface ListOptions {
   all?: boolean;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function printKey(key: Key): void {
+export function printKey(key: Key): void {
   printFields([
     ['ID', key.id],
     ['Aliases', key.aliases.join(', ')],
@@ -47,11 +60,36 @@ function printKey(key: Key): void {
     ['Tags', formatPairs(key.tags)],
     ['Created', key.createdAt],
     ['Primary version', key.primaryVersion],
+    // Lifecycle fields: shown only when the server sends them and they are set.
+    ['Exportable', key.exportable],
+    ['Min decryption version', key.minDecryptionVersion],
+    ['Rotation period', key.rotationPeriodDays == null ? undefined : `${key.rotationPeriodDays}d`],
+    ['Next rotation', key.nextRotationAt ?? undefined],
+    ['Usage limit', key.usageLimit],
+    ['Last used', key.lastUsedAt ?? undefined],
+    ['Deletion at', key.deletionAt ?? undefined],
+    ['Revocation reason', key.revocationReason ?? undefined],
+    ['Compromised at', key.compromisedAt ?? undefined],
+    ['Material expires', key.materialExpiresAt ?? undefined],
   ]);
 }
 
-export function registerKeyCommands(program: Command): void {
-  const key = program.command('key').description('Create, list and describe keys');
+/** Prints a `{key}` response: as JSON or as a table of its fields. */
+export function showKey(res: { key: Key }, format: Format): void {
+  if (format === 'json') printJson(res);
+  else printKey(res.key);
+}
+
+/** The table of a list of keys. */
+export function printKeys(keys: readonly Key[]): void {
+  printTable(
+    ['ID', 'ALIASES', 'STATE', 'SPEC', 'USAGE', 'CREATED', 'LAST USED', 'DESCRIPTION'],
+    keys.map((k) => [k.id, k.aliases.join(','), k.state, k.spec, k.usage, k.createdAt, k.lastUsedAt, k.description]),
+  );
+}
+
+export function registerKeyCommands(program: Command): Command {
+  const key = program.command('key').description('Manage keys: create, lifecycle, versions, aliases, tags, import and export, unused-key reports');
 
   key
     .command('create')
@@ -59,7 +97,12 @@ export function registerKeyCommands(program: Command): void {
     .option('--description <text>', 'free-text description')
     .option('--alias <alias>', 'alias such as alias/payments (repeatable)', collect)
     .addOption(pairsOption('--tag <k=v>', 'tag'))
-    .option('--spec <spec>', 'key spec (server default: SYMMETRIC_DEFAULT)')
+    .option('--spec <spec>', 'key spec: SYMMETRIC_DEFAULT (server default), HMAC_256|384|512, RSA_2048|3072|4096, ECC_NIST_P256|P384, ECC_ED25519')
+    .option('--usage <usage>', 'key usage: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC (server default: the first the spec allows)')
+    .addOption(new Option('--origin <origin>', 'where the key material comes from; EXTERNAL: import it with `key import`').choices(['KEYWARDEN', 'EXTERNAL']))
+    .option('--exportable', 'allow `key export` of the key material')
+    .option('--rotation-period <duration>', 'rotate automatically every DURATION, in whole days (e.g. 90d)', daysParser())
+    .option('--usage-limit <n>', 'rotate automatically once a version made N encryptions', intParser(1))
     .action(async (opts: CreateOptions, cmd: Command) => {
       const { client, format } = runtime(cmd);
       const res = await client.post<{ key: Key }>('/v1/keys', {
@@ -67,9 +110,13 @@ export function registerKeyCommands(program: Command): void {
         alias: opts.alias,
         tags: opts.tag,
         spec: opts.spec,
+        usage: opts.usage,
+        origin: opts.origin,
+        exportable: opts.exportable,
+        rotationPeriodDays: opts.rotationPeriod,
+        usageLimit: opts.usageLimit,
       });
-      if (format === 'json') printJson(res);
-      else printKey(res.key);
+      showKey(res, format);
     });
 
   key
@@ -92,10 +139,7 @@ export function registerKeyCommands(program: Command): void {
       } while (opts.all && cursor !== null);
 
       if (format === 'json') return printJson({ keys, nextCursor: cursor });
-      printTable(
-        ['ID', 'ALIASES', 'STATE', 'SPEC', 'CREATED', 'DESCRIPTION'],
-        keys.map((k) => [k.id, k.aliases.join(','), k.state, k.spec, k.createdAt, k.description]),
-      );
+      printKeys(keys);
       if (cursor !== null) process.stderr.write(`More keys: add --cursor ${cursor} (or use --all)\n`);
     });
 
@@ -105,8 +149,8 @@ export function registerKeyCommands(program: Command): void {
     .argument('<key>', 'key id or alias')
     .action(async (keyArg: string, _opts: object, cmd: Command) => {
       const { client, format } = runtime(cmd);
-      const res = await client.get<{ key: Key }>(keyPath(keyArg));
-      if (format === 'json') printJson(res);
-      else printKey(res.key);
+      showKey(await client.get<{ key: Key }>(keyPath(keyArg)), format);
     });
+
+  return key;
 }

@@ -58,6 +58,43 @@ export function intParser(min: number, max = Number.MAX_SAFE_INTEGER): (value: s
   };
 }
 
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export const inOption = (what: string) => new Option('--in <file>', `read the ${what} from FILE instead of stdin`);
+export const outOption = (what: string) => new Option('--out <file>', `write the raw ${what} bytes to FILE`);
+
+const DURATION_UNITS_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DAY_MS = 86_400_000;
+
+/** Parses a duration such as `90d`, `12h`, `30m` or `45s` into milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a duration such as 90d, 12h or 30m.');
+  return Number(m[1]) * DURATION_UNITS_MS[m[2]!]!;
+}
+
+/**
+ * Argument parser for a duration the API takes in whole days (`90d`, `48h`). With `off: true` it
+ * also accepts `off`, returned as is (Commander replaces a null from a parser by '').
+ */
+export function daysParser({ off = false } = {}): (value: string) => number | 'off' {
+  return (value) => {
+    if (off && value === 'off') return 'off';
+    const ms = parseDuration(value);
+    if (ms === 0 || ms % DAY_MS !== 0) {
+      throw new InvalidArgumentError(`expected a positive whole number of days, such as 90d${off ? ', or off' : ''}.`);
+    }
+    return ms / DAY_MS;
+  };
+}
+
+/** Argument parser for a point in time (ISO 8601); returns it as an ISO string in UTC. */
+export function timeParser(value: string): string {
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-01-31T12:00:00Z.');
+  return new Date(ms).toISOString();
+}
+
 /** Reads all of stdin as bytes. */
 export async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
