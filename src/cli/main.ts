@@ -71,8 +71,9 @@ function describeError(err: unknown, token: string | undefined): string {
     if (err.requestId) message += ` (request id ${err.requestId})`;
     if (err.code === 'Unauthenticated' && !token) message += ' (hint: pass --token or set KEYWARDEN_TOKEN)';
   }
-  // Defense in depth: a token must never be shown, whatever produced the message.
-  return token ? message.split(token).join('<redacted>') : message;
+  // Defense in depth: a token must never be shown, whatever produced the message. (Tokens shorter
+  // than 8 characters are dev-only and would turn ordinary words into '<redacted>'.)
+  return token && token.length >= 8 ? message.split(token).join('<redacted>') : message;
 }
 
 process.exitCode = await main();

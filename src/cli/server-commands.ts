@@ -5,14 +5,26 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ConfigError, isLoopback, loadConfig, parseListenAddress, type ListenAddress } from '../config/config.js';
-import { createKeywarden, type Keywarden } from '../main.js';
-import { bootDevSeal, writeSecretFile } from '../seal/dev-seal.js';
+import type { Keywarden } from '../main.js';
 
 export const DEV_ROOT_TOKEN_FILE = 'dev-root-token';
 
-function makeLogger(level: string): Logger {
+/**
+ * The server is loaded only when `dev` or `server` runs, so that every other CLI command (a plain
+ * HTTP client) starts without loading fastify, SQLite and the services.
+ */
+async function loadServer() {
+  const [{ createKeywarden }, { bootDevSeal, writeSecretFile }, { pino }] = await Promise.all([
+    import('../main.js'),
+    import('../seal/dev-seal.js'),
+    import('pino'),
+  ]);
+  return { createKeywarden, bootDevSeal, writeSecretFile, pino };
+}
+
+function makeLogger(pino: Awaited<ReturnType<typeof loadServer>>['pino'], level: string): Logger {
   // Logs go to stderr so that stdout carries only what the command prints for people and scripts.
   return pino(
     {
@@ -65,7 +77,8 @@ export async function runDev(opts: { listen: string; dataDir: string; rootToken?
     fail(`dev mode refuses to listen on ${addr.host}: it is insecure and may only listen on a loopback address (127.0.0.1, ::1, localhost)`);
   }
   const dataDir = resolve(opts.dataDir);
-  const log = makeLogger(opts.logLevel);
+  const { createKeywarden, bootDevSeal, writeSecretFile, pino } = await loadServer();
+  const log = makeLogger(pino, opts.logLevel);
   const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log, startJobs: true });
   const unsealKey = await bootDevSeal(kw.seal, dataDir);
 
@@ -110,7 +123,8 @@ export async function runServer(configFile: string): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
-  const log = makeLogger(config.log?.level ?? 'info');
+  const { createKeywarden, pino } = await loadServer();
+  const log = makeLogger(pino, config.log?.level ?? 'info');
   const tls = config.listen.tls;
   let https: { cert: Buffer; key: Buffer } | undefined;
   if ('certFile' in tls) {
