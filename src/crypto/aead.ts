@@ -2,8 +2,8 @@
  * Data encryption under a KMS key version (AES-256-GCM) in Keywarden ciphertext format v1, and
  * the barrier encryption that protects key material at rest under the root key.
  */
-import { AES_GCM_NONCE_BYTES, aesGcmOpen, aesGcmSeal, randomBytes } from './primitives/index.js';
-import { Algorithm, encodeHeader, parseCiphertext, type ParsedCiphertext } from './ciphertext.js';
+import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, aesGcmOpen, aesGcmSeal, aesGcmSealInto, randomBytes } from './primitives/index.js';
+import { Algorithm, headerLength, parseCiphertext, writeHeader, type ParsedCiphertext } from './ciphertext.js';
 import { canonicalContext, type EncryptionContext } from './encryption-context.js';
 import type { SecretBytes } from './secret-bytes.js';
 
@@ -15,7 +15,11 @@ export interface KeyVersionRef {
 /**
  * Encrypts `plaintext` under one key version. `nonce` MUST be a fresh random 96-bit value (NIST
  * SP 800-38D §8.2.2): leave it undefined, or pass one from a NoncePool; fixed nonces are for
- * known-answer tests only.
+ * known-answer tests only. `keyIdBytes`, when given, MUST be uuidToBytes(ref.keyId) (callers that
+ * encrypt often under one key version compute it once).
+ *
+ * The header, ciphertext and tag are written into one buffer; the header and the canonical context
+ * are fed to GCM as two AAD parts, which authenticates exactly header || canonicalContext(context).
  */
 export function encryptV1(
   material: SecretBytes,
@@ -23,11 +27,14 @@ export function encryptV1(
   plaintext: Buffer,
   context: EncryptionContext | undefined,
   nonce: Buffer = randomBytes(AES_GCM_NONCE_BYTES),
+  keyIdBytes?: Buffer,
 ): Buffer {
-  const header = encodeHeader({ algorithm: Algorithm.AES_256_GCM, keyId: ref.keyId, keyVersion: ref.keyVersion, nonce });
-  const aad = Buffer.concat([header, canonicalContext(context)]);
-  const body = aesGcmSeal(material.expose(), nonce, plaintext, aad);
-  return Buffer.concat([header, body], header.length + body.length);
+  const header = { algorithm: Algorithm.AES_256_GCM, keyId: ref.keyId, keyVersion: ref.keyVersion, nonce };
+  const headerLen = headerLength(header);
+  const out = Buffer.allocUnsafe(headerLen + plaintext.length + AES_GCM_TAG_BYTES);
+  writeHeader(out, header, keyIdBytes);
+  aesGcmSealInto(material.expose(), nonce, plaintext, [out.subarray(0, headerLen), canonicalContext(context)], out, headerLen);
+  return out;
 }
 
 /** Decrypts a parsed v1 ciphertext; undefined on any authentication failure. */

@@ -54,20 +54,39 @@ export function bytesToUuid(b: Buffer): string {
 }
 
 export function encodeHeader(h: Omit<CiphertextHeader, 'formatVersion'>): Buffer {
+  const out = Buffer.allocUnsafe(headerLength(h));
+  writeHeader(out, h);
+  return out;
+}
+
+/** The serialized size of a header; throws for an unknown algorithm or a nonce of the wrong length. */
+export function headerLength(h: Pick<CiphertextHeader, 'algorithm' | 'nonce'>): number {
   const expected = NONCE_BYTES[h.algorithm];
   if (expected === undefined) throw new Error('unknown algorithm id');
   if (h.nonce.length !== expected) throw new Error('nonce length does not match the algorithm');
+  return 23 + h.nonce.length;
+}
+
+/**
+ * Writes the header into `out` at offset 0 (`out` MUST hold at least headerLength(h) bytes) and
+ * returns its length. `keyIdBytes`, when given, MUST be uuidToBytes(h.keyId): hot paths compute it
+ * once per key version instead of parsing the UUID for every ciphertext.
+ */
+export function writeHeader(out: Buffer, h: Omit<CiphertextHeader, 'formatVersion'>, keyIdBytes?: Buffer): number {
+  const length = headerLength(h);
   if (!Number.isInteger(h.keyVersion) || h.keyVersion < 1 || h.keyVersion > 0xffffffff) {
     throw new Error('key version out of range');
   }
-  const out = Buffer.allocUnsafe(23 + h.nonce.length);
+  const id = keyIdBytes ?? uuidToBytes(h.keyId);
+  if (id.length !== 16) throw new Error('key id must be 16 bytes');
+  if (out.length < length) throw new Error('header does not fit the output buffer');
   out[0] = CIPHERTEXT_FORMAT_V1;
   out[1] = h.algorithm;
-  uuidToBytes(h.keyId).copy(out, 2);
+  id.copy(out, 2);
   out.writeUInt32BE(h.keyVersion, 18);
   out[22] = h.nonce.length;
   h.nonce.copy(out, 23);
-  return out;
+  return length;
 }
 
 /** Parses a ciphertext; returns undefined for anything malformed (callers map it to InvalidCiphertext). */

@@ -28,6 +28,9 @@ export function randomBytes(n: number): Buffer {
  * a 12-byte randomBytes() call costs ~2 µs of native-call overhead, a pool slice ~0.1 µs. Nonces
  * are public; the only requirement (NIST SP 800-38D §8.2.2) is that they are random and never
  * reused, and every pool byte is handed out exactly once.
+ *
+ * next() returns a view into the pool, not a copy (one allocation less per encryption). A refill
+ * allocates a new pool, so a view stays valid; callers MUST NOT write to it.
  */
 export class NoncePool {
   #pool = Buffer.alloc(0);
@@ -40,7 +43,7 @@ export class NoncePool {
       this.#pool = randomFillSync(Buffer.allocUnsafeSlow(Math.max(this.poolBytes, size)));
       this.#offset = 0;
     }
-    const nonce = Buffer.from(this.#pool.subarray(this.#offset, this.#offset + size));
+    const nonce = this.#pool.subarray(this.#offset, this.#offset + size);
     this.#offset += size;
     return nonce;
   }
@@ -87,13 +90,30 @@ function cipherName(key: Buffer): 'aes-256-gcm' {
  * Returns ciphertext || tag.
  */
 export function aesGcmSeal(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(plaintext.length + AES_GCM_TAG_BYTES);
+  aesGcmSealInto(key, nonce, plaintext, [aad], out, 0);
+  return out;
+}
+
+/**
+ * aesGcmSeal without intermediate buffers: writes ciphertext || tag into `out` at `offset` and
+ * returns the number of bytes written (plaintext.length + 16). The AAD is the concatenation of
+ * `aad` in order (GCM authenticates AAD supplied in parts exactly like the joined bytes), so callers
+ * need not copy a header and a context into one buffer. `out` MUST have room for the result.
+ */
+export function aesGcmSealInto(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: readonly Buffer[], out: Buffer, offset: number): number {
   if (nonce.length !== AES_GCM_NONCE_BYTES) throw new Error('AES-GCM nonce must be 12 bytes');
+  const size = plaintext.length + AES_GCM_TAG_BYTES;
+  if (offset < 0 || out.length - offset < size) throw new Error('AES-GCM output buffer is too small');
   const cipher = createCipheriv(cipherName(key), key, nonce, { authTagLength: AES_GCM_TAG_BYTES });
-  cipher.setAAD(aad);
-  const head = cipher.update(plaintext);
-  const tail = cipher.final();
-  const tag = cipher.getAuthTag();
-  return Buffer.concat([head, tail, tag], head.length + tail.length + tag.length);
+  for (const part of aad) cipher.setAAD(part);
+  let o = offset;
+  o += cipher.update(plaintext).copy(out, o);
+  o += cipher.final().copy(out, o);
+  o += cipher.getAuthTag().copy(out, o);
+  // GCM is a stream mode: update() and final() together return exactly the plaintext length.
+  if (o - offset !== size) throw new Error('AES-GCM produced an unexpected output length');
+  return size;
 }
 
 /**
