@@ -5,6 +5,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { TokenService } from './auth/token.service.js';
+import { AccessTokenService } from './auth/access-token.service.js';
+import { GrantService } from './auth/grant.service.js';
+import { ServiceAccountService } from './auth/service-account.service.js';
+import { AccessOps } from './ops/access.ops.js';
 import { KeyService } from './keys/key.service.js';
 import { Ops } from './ops/ops.js';
 import { KeyAdminOps } from './ops/key-admin.ops.js';
@@ -45,6 +49,9 @@ export interface Keywarden {
   ops: Ops;
   admin: KeyAdminOps;
   sys: SysOps;
+  access: AccessOps;
+  grants: GrantService;
+  accessTokens: AccessTokenService;
   scheduler: Scheduler;
   close(): Promise<void>;
 }
@@ -58,10 +65,14 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     if (seal.initialized && seal.type !== opts.seal) {
       throw new Error(`the data was initialized with the ${seal.type} seal but the server is configured for the ${opts.seal} seal`);
     }
-    const tokens = new TokenService(store.tokens, clock);
+    const accessTokens = new AccessTokenService({ store: store.principals, seal, clock });
+    const tokens = new TokenService(store.tokens, clock, accessTokens);
     const keys = new KeyService(store.keys, seal, clock);
-    const ops = new Ops({ seal, tokens, keys });
-    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock });
+    const grants = new GrantService(store.principals, clock);
+    const ops = new Ops({ seal, tokens, keys, grants });
+    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock, grants });
+    const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens });
+    const access = new AccessOps({ pipeline: ops.pipeline, serviceAccounts, grants, accessTokens });
     const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
     // Jobs only touch keys while unsealed; a sealed node skips the run (and retries next interval).
     const whenUnsealed = (f: (now: number) => Promise<number>) => async (now: number) => ({ processed: seal.sealed ? 0 : await f(now) });
@@ -71,7 +82,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('material-expiry', JOB_INTERVALS_MS['material-expiry'], whenUnsealed((now) => keys.expireMaterialDue(now)));
     if (opts.startJobs) scheduler.start();
     const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler });
-    const app = await buildHttpServer({ ops, admin, sys, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const app = await buildHttpServer({ ops, admin, sys, access, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -82,6 +93,9 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       ops,
       admin,
       sys,
+      access,
+      grants,
+      accessTokens,
       scheduler,
       async close() {
         if (closed) return;

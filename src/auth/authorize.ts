@@ -1,7 +1,9 @@
 import { KeywardenError } from '../errors/catalog.js';
+import type { GrantOperation } from './principal.model.js';
+import { ruleFor } from './roles.js';
 import type { Principal } from './token.model.js';
 
-/** Actions checked by the ops/ pipeline. Issue 3/10 maps them onto roles, grants and approvals. */
+/** Actions checked by the ops/ pipeline; src/auth/roles.ts maps them onto roles and grants. */
 export type Action =
   | 'key:create'
   | 'key:describe'
@@ -32,13 +34,63 @@ export type Action =
   | 'key:purge'
   | 'random:generate'
   | 'sys:seal'
-  | 'sys:jobs';
+  | 'sys:jobs'
+  | 'principal:read'
+  | 'principal:manage'
+  | 'grant:read'
+  | 'grant:manage'
+  | 'grant:revoke'
+  | 'token:revoke'
+  /** Acting on one's own identity (revoking one's own token): every authenticated principal. */
+  | 'principal:self';
+
+/** The key an action targets. `ref` is the key as the caller named it (used in deny messages). */
+export interface Resource {
+  keyId?: string;
+  ref?: string;
+}
+
+/** Answers whether a principal holds an active grant on a key (for one operation, or for any). */
+export interface GrantLookup {
+  hasGrant(principalId: string, keyId: string, operation: GrantOperation | 'any'): Promise<boolean>;
+}
+
+export function permissionDenied(principal: Principal, action: Action, why: string): KeywardenError {
+  return new KeywardenError('PermissionDenied', `${principal.name} is not allowed to perform ${action}: ${why}`);
+}
+
+/** True when the roles allow `action` on some key only through a grant (so existence must not leak). */
+export function needsGrant(principal: Principal, action: Action): boolean {
+  if (principal.kind === 'root') return false;
+  const rule = ruleFor(principal.roles, action);
+  return rule !== undefined && rule !== 'allow';
+}
+
+/** The deny for a grant-scoped action on a key: identical whether the key exists or not. */
+export function noGrant(principal: Principal, action: Action, ref: string): KeywardenError {
+  const rule = ruleFor(principal.roles, action);
+  const what = rule === undefined || rule === 'allow' || rule === 'any-grant' ? 'grant' : `grant for ${rule}`;
+  return permissionDenied(principal, action, `it holds no ${what} on key ${ref}`);
+}
 
 /**
- * Decides whether `principal` may perform `action`. Fails closed: anything not explicitly allowed
- * is denied. Today only root tokens exist and they may do everything.
+ * Decides whether `principal` may perform `action` (on `resource.keyId` for key-scoped actions).
+ * Fails closed: anything the role table does not allow is denied, a grant-scoped action without a
+ * key is denied, and a missing grant lookup denies. The deny message names the missing permission
+ * and the key exactly as the caller named it, and is the same whether or not that key exists.
+ * The root token (bootstrap) may do everything.
  */
-export function authorize(principal: Principal, action: Action): void {
-  if (principal.kind === 'root') return;
-  throw new KeywardenError('PermissionDenied', `the caller may not perform ${action}`);
+export async function authorize(principal: Principal, action: Action, resource: Resource = {}, grants?: GrantLookup): Promise<void> {
+  if (principal.kind === 'root' || action === 'principal:self') return;
+  const rule = ruleFor(principal.roles, action);
+  if (rule === 'allow') return;
+  if (rule === undefined) {
+    throw permissionDenied(principal, action, `none of its roles (${principal.roles.join(', ') || 'none'}) grants it`);
+  }
+  if (resource.keyId === undefined || grants === undefined) {
+    throw permissionDenied(principal, action, `it needs a grant${rule === 'any-grant' ? '' : ` for ${rule}`} on the key, and the call named none`);
+  }
+  if (!(await grants.hasGrant(principal.id, resource.keyId, rule === 'any-grant' ? 'any' : rule))) {
+    throw noGrant(principal, action, resource.ref ?? resource.keyId);
+  }
 }

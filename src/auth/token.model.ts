@@ -1,3 +1,5 @@
+import type { Role } from './principal.model.js';
+
 export type TokenKind = 'root';
 
 export interface TokenRecord {
@@ -10,8 +12,17 @@ export interface TokenRecord {
   createdAt: number;
 }
 
+/**
+ * The authenticated caller. `root` is the bootstrap token (all permissions); service accounts
+ * (and users, later) carry their current role bindings.
+ */
 export interface Principal {
-  kind: 'root';
+  kind: 'root' | 'service-account' | 'user';
+  /** Stable id: the principal id, or the root token's accessor. */
+  id: string;
+  name: string;
+  roles: readonly Role[];
+  /** Safe-to-log identifier of the credential used (root accessor, or the access token's jti). */
   accessor: string;
   displayName: string;
 }

@@ -1,12 +1,14 @@
 /**
  * Bearer tokens. The secret is returned once at creation; only its SHA-256 is stored, and lookups
  * go by that hash (equality on a fixed-length digest of a 256-bit random secret, so no timing
- * oracle on the secret itself). Issue 3/10 adds service tokens, TTLs and revocation.
+ * oracle on the secret itself). Service-account access tokens (EdDSA JWTs) are verified by
+ * AccessTokenService; authenticate() accepts both kinds.
  */
 import { randomBytes, sha256Hex } from '../crypto/primitives/index.js';
 import { errors } from '../errors/catalog.js';
 import type { Clock } from '../util/clock.js';
 import { TtlCache } from '../util/ttl-cache.js';
+import { looksLikeJwt, type AccessTokenService } from './access-token.service.js';
 import type { Principal, TokenRecord } from './token.model.js';
 import type { TokenStore } from './token.store.js';
 
@@ -14,6 +16,8 @@ const ROOT_PREFIX = 'kwr_';
 /** How long a successful token lookup is reused without asking the store. */
 export const TOKEN_CACHE_TTL_MS = 1000;
 const MAX_TOKEN_LENGTH = 512;
+/** Access tokens (JWTs) are longer than root tokens. */
+const MAX_JWT_LENGTH = 4096;
 
 export function hashToken(token: string): string {
   return sha256Hex(token);
@@ -26,6 +30,7 @@ export class TokenService {
   constructor(
     private readonly store: TokenStore,
     private readonly clock: Clock,
+    private readonly accessTokens?: AccessTokenService,
   ) {
     this.#cache = new TtlCache(clock, TOKEN_CACHE_TTL_MS);
   }
@@ -56,13 +61,24 @@ export class TokenService {
   /** Resolves a bearer token to a principal, or throws Unauthenticated. */
   async authenticate(token: string | undefined): Promise<Principal> {
     if (token === undefined || token.length === 0) throw errors.unauthenticated('A bearer token is required (Authorization: Bearer <token>)');
+    if (this.accessTokens !== undefined && looksLikeJwt(token)) {
+      if (token.length > MAX_JWT_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
+      return this.accessTokens.authenticate(token);
+    }
     if (token.length > MAX_TOKEN_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
     const hash = hashToken(token);
     const cached = this.#cache.get(hash);
     if (cached !== undefined) return cached;
     const record = await this.store.findTokenByHash(hash);
     if (record === undefined) throw errors.unauthenticated('The bearer token is not valid');
-    const principal: Principal = { kind: record.kind, accessor: record.accessor, displayName: record.displayName };
+    const principal: Principal = {
+      kind: record.kind,
+      id: record.accessor,
+      name: record.displayName,
+      roles: [],
+      accessor: record.accessor,
+      displayName: record.displayName,
+    };
     this.#cache.set(hash, principal);
     return principal;
   }

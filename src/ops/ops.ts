@@ -8,6 +8,7 @@
  *   Compromised key's ciphertexts decrypt only inside re-encrypt (to another key).
  */
 import { decryptV1, encryptV1, parseCiphertext } from '../crypto/aead.js';
+import { uuidToBytes } from '../crypto/ciphertext.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
 import {
   asymmetricDecrypt,
@@ -27,6 +28,8 @@ import type { KeyService, VersionHandle } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { TokenService } from '../auth/token.service.js';
 import { Pipeline, type Call } from './pipeline.js';
+import type { Action, GrantLookup } from '../auth/authorize.js';
+import type { Principal } from '../auth/token.model.js';
 
 export type { Call } from './pipeline.js';
 
@@ -65,12 +68,16 @@ export interface OpsDeps {
   seal: SealService;
   tokens: TokenService;
   keys: KeyService;
+  /** Grant lookup for principals that act through grants (applications); absent = deny (fail closed). */
+  grants?: GrantLookup;
 }
 
 type DecryptMode = 'decrypt' | 're-encrypt';
 
 export class Ops {
   readonly #nonces = new NoncePool();
+  /** uuidToBytes(keyId) per cached version handle, for ciphertext headers; goes away with the handle. */
+  readonly #keyIdBytes = new WeakMap<VersionHandle, Buffer>();
   readonly pipeline: Pipeline;
   readonly #keys: KeyService;
 
@@ -86,8 +93,7 @@ export class Ops {
   // ---- symmetric encryption ---------------------------------------------------------------------
 
   async encrypt(call: Call, keyRef: string, plaintext: Buffer, context?: EncryptionContext, algorithm?: string): Promise<EncryptResult> {
-    await this.begin(call, 'key:encrypt');
-    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    const { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT');
     if (key.spec !== 'SYMMETRIC_DEFAULT') return this.#asymmetricEncrypt(key, plaintext, algorithm, context);
     if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `a SYMMETRIC_DEFAULT key encrypts with SYMMETRIC_DEFAULT, not ${algorithm}`);
@@ -100,9 +106,8 @@ export class Ops {
     keyRef: string,
     items: Array<{ ref: string; plaintext: Buffer; context?: EncryptionContext }>,
   ): Promise<BatchResult<EncryptResult>> {
-    await this.begin(call, 'key:encrypt');
+    let { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT');
     checkBatchSize(items.length);
-    let key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
     requireSymmetric(key);
     let primary = await this.#primary(key);
     const out: BatchResult<EncryptResult> = [];
@@ -126,21 +131,21 @@ export class Ops {
     context?: EncryptionContext,
     asymmetric?: { key: string; algorithm: string; keyVersion?: number },
   ): Promise<DecryptResult> {
-    await this.begin(call, 'key:decrypt');
-    if (asymmetric !== undefined) return this.#asymmetricDecrypt(asymmetric, ciphertext);
-    return this.#decryptOne(ciphertext, context, 'decrypt');
+    if (asymmetric !== undefined) return this.#asymmetricDecrypt(call, asymmetric, ciphertext);
+    const principal = await this.pipeline.beginDeferred(call, 'key:decrypt');
+    return this.#decryptOne(principal, 'key:decrypt', ciphertext, context, 'decrypt');
   }
 
   async decryptBatch(
     call: Call,
     items: Array<{ ref: string; ciphertext: Buffer; context?: EncryptionContext }>,
   ): Promise<BatchResult<DecryptResult>> {
-    await this.begin(call, 'key:decrypt');
+    const principal = await this.pipeline.beginDeferred(call, 'key:decrypt');
     checkBatchSize(items.length);
     const out: BatchResult<DecryptResult> = [];
     for (const item of items) {
       try {
-        out.push({ ref: item.ref, ok: await this.#decryptOne(item.ciphertext, item.context, 'decrypt') });
+        out.push({ ref: item.ref, ok: await this.#decryptOne(principal, 'key:decrypt', item.ciphertext, item.context, 'decrypt') });
       } catch (e) {
         out.push({ ref: item.ref, error: itemError(e) });
       }
@@ -157,7 +162,7 @@ export class Ops {
     keyRef: string,
     opts: { spec?: DataKeySpec; bytes?: number; includePlaintext?: boolean; context?: EncryptionContext },
   ): Promise<EncryptResult & { plaintext?: Buffer }> {
-    await this.begin(call, 'key:generate-data-key');
+    const { key } = await this.#usable(call, 'key:generate-data-key', keyRef, 'ENCRYPT_DECRYPT');
     if (opts.spec !== undefined && opts.bytes !== undefined) throw errors.validation('give either spec or bytes, not both');
     let size: number;
     if (opts.bytes !== undefined) {
@@ -170,7 +175,6 @@ export class Ops {
       if (n === undefined) throw errors.validation('spec must be AES_128 or AES_256');
       size = n;
     }
-    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
     requireSymmetric(key);
     const dataKey = randomBytes(size);
     try {
@@ -187,10 +191,9 @@ export class Ops {
     call: Call,
     input: { ciphertext: Buffer; context?: EncryptionContext; destinationKey: string; destinationContext?: EncryptionContext },
   ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
-    await this.begin(call, 'key:re-encrypt');
-    const destination = await this.#usable(input.destinationKey, 'ENCRYPT_DECRYPT');
+    const { principal, key: destination } = await this.#usable(call, 'key:re-encrypt', input.destinationKey, 'ENCRYPT_DECRYPT');
     requireSymmetric(destination);
-    const source = await this.#decryptOne(input.ciphertext, input.context, 're-encrypt');
+    const source = await this.#decryptOne(principal, 'key:re-encrypt', input.ciphertext, input.context, 're-encrypt');
     try {
       if (source.keyId === destination.id && destination.state !== 'Enabled') throw errors.invalidCiphertext();
       const out = await this.#encryptOne(destination, source.plaintext, input.destinationContext);
@@ -202,12 +205,11 @@ export class Ops {
 
   /** Re-wrap: upgrades a ciphertext of `keyRef` to its primary version without returning plaintext. */
   async reWrap(call: Call, keyRef: string, ciphertext: Buffer, context?: EncryptionContext): Promise<EncryptResult & { previousKeyVersion: number }> {
-    await this.begin(call, 'key:re-wrap');
-    const key = await this.#usable(keyRef, 'ENCRYPT_DECRYPT');
+    const { key } = await this.#usable(call, 'key:re-wrap', keyRef, 'ENCRYPT_DECRYPT');
     requireSymmetric(key);
     const parsed = parseCiphertext(ciphertext);
     if (parsed === undefined || parsed.header.keyId !== key.id) throw errors.invalidCiphertext();
-    const source = await this.#decryptOne(ciphertext, context, 'decrypt');
+    const source = await this.#decryptOne(undefined, 'key:re-wrap', ciphertext, context, 'decrypt');
     try {
       const out = await this.#encryptOne(key, source.plaintext, context);
       return { ...out, previousKeyVersion: source.keyVersion };
@@ -232,8 +234,7 @@ export class Ops {
   // ---- signatures, MACs, public keys ---------------------------------------------------------------
 
   async sign(call: Call, keyRef: string, message: Buffer, algorithm: string, messageType: MessageType = 'RAW') {
-    await this.begin(call, 'key:sign');
-    const key = await this.#usable(keyRef, 'SIGN_VERIFY');
+    const { key } = await this.#usable(call, 'key:sign', keyRef, 'SIGN_VERIFY');
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
     const signature = sign(key.spec, algorithm, h.material, message, messageType);
@@ -243,16 +244,14 @@ export class Ops {
 
   /** Verifies with the given version, or with every enabled version (newest first) until one matches. */
   async verify(call: Call, keyRef: string, message: Buffer, algorithm: string, signature: Buffer, messageType: MessageType = 'RAW', keyVersion?: number) {
-    await this.begin(call, 'key:verify');
-    const key = await this.#usable(keyRef, 'SIGN_VERIFY');
+    const { key } = await this.#usable(call, 'key:verify', keyRef, 'SIGN_VERIFY');
     checkAlgorithm(key.spec, key.usage, algorithm);
     const match = await this.#firstMatching(key, keyVersion, (h) => h.publicKey !== null && verify(key.spec, algorithm, h.publicKey, message, messageType, signature));
     return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
   }
 
   async publicKey(call: Call, keyRef: string, version?: number) {
-    await this.begin(call, 'key:public-key');
-    const key = await this.#keys.resolve(keyRef);
+    const { key } = await this.pipeline.beginKey(call, 'key:public-key', keyRef);
     if (key.usage === 'GENERATE_VERIFY_MAC' || key.spec === 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is a ${key.spec} key: it has no public key`);
     }
@@ -263,8 +262,7 @@ export class Ops {
   }
 
   async mac(call: Call, keyRef: string, message: Buffer, algorithm: string) {
-    await this.begin(call, 'key:mac');
-    const key = await this.#usable(keyRef, 'GENERATE_VERIFY_MAC');
+    const { key } = await this.#usable(call, 'key:mac', keyRef, 'GENERATE_VERIFY_MAC');
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
     const mac = generateMac(key.spec, algorithm, h.material, message);
@@ -273,8 +271,7 @@ export class Ops {
   }
 
   async verifyMac(call: Call, keyRef: string, message: Buffer, algorithm: string, mac: Buffer, keyVersion?: number) {
-    await this.begin(call, 'key:verify-mac');
-    const key = await this.#usable(keyRef, 'GENERATE_VERIFY_MAC');
+    const { key } = await this.#usable(call, 'key:verify-mac', keyRef, 'GENERATE_VERIFY_MAC');
     checkAlgorithm(key.spec, key.usage, algorithm);
     const match = await this.#firstMatching(key, keyVersion, (h) => verifyMac(key.spec, algorithm, h.material, message, mac));
     return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
@@ -282,14 +279,14 @@ export class Ops {
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  /** An Enabled key of the given usage (encrypt-side rules). */
-  async #usable(keyRef: string, usage: KeyUsage): Promise<KeyRecord> {
-    const key = await this.#keys.resolve(keyRef);
+  /** Pipeline for `action` on `keyRef`, then encrypt-side rules: an Enabled key of the given usage. */
+  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage): Promise<{ principal: Principal; key: KeyRecord }> {
+    const { principal, key } = await this.pipeline.beginKey(call, action, keyRef);
     requireState(key, 'encrypt');
     if (key.usage !== usage) {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} has usage ${key.usage}; this operation needs a ${usage} key`);
     }
-    return key;
+    return { principal, key };
   }
 
   async #primary(key: KeyRecord): Promise<VersionHandle> {
@@ -332,16 +329,33 @@ export class Ops {
     }
     checkContext(context);
     const ref = { keyId: key.id, keyVersion: h.version };
-    const ciphertext = encryptV1(h.material, ref, plaintext, context, this.#nonces.next());
+    const ciphertext = encryptV1(h.material, ref, plaintext, context, this.#nonces.next(), this.#headerKeyId(h));
     this.#keys.recordUse(h);
     return { ciphertext, ...ref };
   }
 
-  async #decryptOne(ciphertext: Buffer, context: EncryptionContext | undefined, mode: DecryptMode): Promise<DecryptResult> {
+  /** The 16 key-id bytes of `h`'s ciphertext headers (h.keyId is the id of the key it belongs to). */
+  #headerKeyId(h: VersionHandle): Buffer {
+    let bytes = this.#keyIdBytes.get(h);
+    if (bytes === undefined) {
+      // Own memory (Buffer.alloc, not the shared pool), so the memo pins no unrelated pooled bytes.
+      bytes = Buffer.alloc(16);
+      uuidToBytes(h.keyId).copy(bytes);
+      this.#keyIdBytes.set(h, bytes);
+    }
+    return bytes;
+  }
+
+  /**
+   * Decrypts a Keywarden ciphertext. `principal` (when given) is authorized for `action` on the key
+   * the header names BEFORE the key is looked up, so a denial never reveals whether it exists.
+   */
+  async #decryptOne(principal: Principal | undefined, action: Action, ciphertext: Buffer, context: EncryptionContext | undefined, mode: DecryptMode): Promise<DecryptResult> {
     checkContext(context);
     const parsed = ciphertext.length <= LIMITS.maxCiphertextBytes ? parseCiphertext(ciphertext) : undefined;
     if (parsed === undefined) throw errors.invalidCiphertext();
     const { keyId, keyVersion } = parsed.header;
+    if (principal !== undefined) await this.pipeline.authorizeKey(principal, action, keyId);
     const key = await this.#keys.findById(keyId);
     if (key === undefined || key.spec !== 'SYMMETRIC_DEFAULT') throw errors.invalidCiphertext();
     requireState(key, mode);
@@ -360,8 +374,8 @@ export class Ops {
     return { ciphertext: asymmetricEncrypt(key.spec, algorithm, h.publicKey, plaintext), keyId: key.id, keyVersion: h.version };
   }
 
-  async #asymmetricDecrypt(a: { key: string; algorithm: string; keyVersion?: number }, ciphertext: Buffer): Promise<DecryptResult> {
-    const key = await this.#keys.resolve(a.key);
+  async #asymmetricDecrypt(call: Call, a: { key: string; algorithm: string; keyVersion?: number }, ciphertext: Buffer): Promise<DecryptResult> {
+    const { key } = await this.pipeline.beginKey(call, 'key:decrypt', a.key);
     requireState(key, 'decrypt');
     if (key.usage !== 'ENCRYPT_DECRYPT' || key.spec === 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is not an asymmetric ENCRYPT_DECRYPT key; omit key and algorithm to decrypt a Keywarden ciphertext`);

@@ -2,6 +2,7 @@ import type { KeyStore } from '../keys/key.store.js';
 import type { SealStore } from '../seal/seal.store.js';
 import type { TokenStore } from '../auth/token.store.js';
 import type { JobStore } from '../jobs/job.store.js';
+import type { PrincipalStore } from '../auth/principal.store.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -9,6 +10,7 @@ export interface Store {
   readonly seal: SealStore;
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
+  readonly principals: PrincipalStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

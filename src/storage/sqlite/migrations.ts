@@ -108,4 +108,52 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'principals, client credentials, grants, key creators, revoked tokens, token signing key',
+    sql: `
+      CREATE TABLE principals (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('service-account', 'user')),
+        roles TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      CREATE TABLE client_credentials (
+        client_id TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL REFERENCES principals(id),
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX client_credentials_principal ON client_credentials (principal_id);
+      CREATE TABLE grants (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        principal_id TEXT NOT NULL REFERENCES principals(id),
+        operations TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX grants_principal_key ON grants (principal_id, key_id);
+      CREATE INDEX grants_key ON grants (key_id);
+      CREATE TABLE key_creators (
+        key_id TEXT PRIMARY KEY,
+        principal_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE revoked_tokens (
+        jti TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE token_signing_keys (
+        slot INTEGER PRIMARY KEY CHECK (slot = 1),
+        kid TEXT NOT NULL,
+        wrapped_private_key BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -17,6 +17,8 @@ import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 import { SqliteKeyStore } from './sqlite-key-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
 import type { JobStore } from '../../jobs/job.store.js';
+import type { PrincipalStore } from '../../auth/principal.store.js';
+import { SqlitePrincipalStore } from './sqlite-principal-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -47,6 +49,7 @@ export class SqliteStore implements Store {
   readonly seal: SealStore;
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
+  readonly principals: PrincipalStore;
   readonly #db: Database.Database;
 
   constructor(path: string) {
@@ -81,6 +84,7 @@ export class SqliteStore implements Store {
 
     this.keys = new SqliteKeyStore(db);
     this.jobs = new SqliteJobStore(db);
+    this.principals = new SqlitePrincipalStore(db);
 
     this.seal = {
       getSealConfig: async () => {

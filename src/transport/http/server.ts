@@ -12,6 +12,7 @@ import type { KeyAdminOps } from '../../ops/key-admin.ops.js';
 import { registerCryptoRoutes } from './routes/crypto.routes.js';
 import { registerKeyRoutes } from './routes/keys.routes.js';
 import { registerSysRoutes } from './routes/sys.routes.js';
+import { registerAuthRoutes } from './routes/auth.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
 
@@ -23,6 +24,9 @@ const KEY_ACTIONS = new Set([
   'encrypt', 'data-key', 're-wrap', 'rotate', 'enable', 'disable', 'schedule-deletion', 'cancel-deletion', 'revoke',
   'versions', 'tags', 'untag', 'sign', 'verify', 'public-key', 'mac', 'verify-mac', 'import-parameters', 'import', 'export',
 ]);
+
+/** An alias path that decodeURIComponent leaves unchanged and encodeURIComponent changes only by escaping '/'. */
+const PLAIN_ALIAS = /^[A-Za-z0-9\-_.!~*'()/]*$/;
 
 export interface HttpDeps {
   ops: Ops;
@@ -44,6 +48,18 @@ export interface HttpDeps {
 export function rewriteKeyUrl(url: string): string {
   if (!url.startsWith('/v1/keys/alias/')) return url;
   const q = url.indexOf('?');
+  // Fast path for the common shape, /v1/keys/alias/<name>/<action> without a query, where <name>
+  // holds only characters that encodeURIComponent keeps (and '/'): the general algorithm below
+  // then reduces to escaping the slashes. enable/disable may end versions/N/enable, so they take
+  // the general path.
+  if (q === -1) {
+    const slash = url.lastIndexOf('/');
+    const action = url.slice(slash + 1);
+    const alias = url.slice('/v1/keys/'.length, slash);
+    if (slash > '/v1/keys/alias'.length && action !== 'enable' && action !== 'disable' && KEY_ACTIONS.has(action) && PLAIN_ALIAS.test(alias)) {
+      return `/v1/keys/${alias.replaceAll('/', '%2F')}/${action}`;
+    }
+  }
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
   const rest = path.slice('/v1/keys/'.length).split('/');
@@ -158,6 +174,7 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerSysRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerCryptoRoutes(app, deps);
+  registerAuthRoutes(app, deps);
 
   return app;
 }
