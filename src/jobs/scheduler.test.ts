@@ -8,11 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import pino from 'pino';
 import { KeywardenError } from '../errors/catalog.js';
-import { applyMigrations } from '../storage/sqlite/sqlite-store.js';
-import { SqliteJobStore } from '../storage/sqlite/sqlite-job-store.js';
+import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
 import { MAX_JOB_ERROR_LENGTH } from './job.model.js';
 import type { JobStore } from './job.store.js';
@@ -65,7 +63,7 @@ describe('Scheduler', () => {
   let dir: string;
   let path: string;
   let clock: ManualClock;
-  let dbs: Database.Database[];
+  let dbs: SqliteStore[];
   let schedulers: Scheduler[];
 
   beforeEach(async () => {
@@ -78,19 +76,15 @@ describe('Scheduler', () => {
 
   afterEach(async () => {
     for (const s of schedulers) await s.stop();
-    for (const db of dbs) if (db.open) db.close();
+    for (const db of dbs) await db.close();
     await rm(dir, { recursive: true, force: true });
   });
 
   /** A new connection to the test's database file (as a new process or node would open it). */
-  function openStore(): { store: JobStore; db: Database.Database } {
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    applyMigrations(db);
+  function openStore(): { store: JobStore; db: SqliteStore } {
+    const db = new SqliteStore(path);
     dbs.push(db);
-    return { store: new SqliteJobStore(db), db };
+    return { store: db.jobs, db };
   }
 
   function scheduler(owner: string, opts: Partial<SchedulerOptions> = {}): Scheduler {
@@ -173,7 +167,7 @@ describe('Scheduler', () => {
     await before.register('material-expiry', HOUR, job.handler);
     await before.tick();
     await before.stop();
-    first.db.close();
+    await first.db.close();
 
     // Restart before the job is due: registering again MUST NOT make it due (or reset it).
     clock.advance(HOUR / 2);

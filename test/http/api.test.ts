@@ -5,18 +5,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startInProcess, type TestKeywarden } from '../support/in-process.js';
+import { assertError } from '../support/assert.js';
 import { INVALID_CIPHERTEXT_MESSAGE } from '../../src/errors/catalog.js';
 
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
-function assertError(res: { status: number; json: any; headers: Record<string, unknown> }, status: number, code: string, message: string | RegExp) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.equal(res.json.error.code, code);
-  if (typeof message === 'string') assert.equal(res.json.error.message, message);
-  else assert.match(res.json.error.message, message);
-  assert.equal(res.json.error.requestId, res.headers['x-request-id']);
-  assert.equal(JSON.stringify(res.json).includes('    at '), false, 'no stack trace in responses');
-}
 
 describe('REST API (dev seal, unsealed)', () => {
   let t: TestKeywarden;

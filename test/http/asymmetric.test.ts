@@ -18,17 +18,11 @@ import {
 } from 'node:crypto';
 import { ManualClock } from '../../src/util/clock.js';
 import { startInProcess, type TestKeywarden } from '../support/in-process.js';
+import { assertError } from '../support/assert.js';
 
 const DAY = 86_400_000;
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
-type Res = { status: number; json: any };
 
-function assertError(res: Res, status: number, code: string, message: string | RegExp) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.equal(res.json.error.code, code);
-  if (typeof message === 'string') assert.equal(res.json.error.message, message);
-  else assert.match(res.json.error.message, message);
-}
 
 describe('asymmetric and HMAC keys', () => {
   let t: TestKeywarden;

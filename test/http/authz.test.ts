@@ -8,16 +8,11 @@ import assert from 'node:assert/strict';
 import { startInProcess, type TestKeywarden } from '../support/in-process.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { ROLES, type Role } from '../../src/auth/principal.model.js';
+import { assertError } from '../support/assert.js';
 
 type Res = { status: number; json: any; headers: Record<string, unknown> };
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-function assertError(res: Res, status: number, code: string, message: string | RegExp) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.equal(res.json.error.code, code);
-  if (typeof message === 'string') assert.equal(res.json.error.message, message);
-  else assert.match(res.json.error.message, message);
-}
 
 async function form(t: TestKeywarden, url: string, body: string, headers: Record<string, string> = {}): Promise<Res> {
   const res = await t.kw.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });

@@ -9,17 +9,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { ManualClock } from '../../src/util/clock.js';
 import { INVALID_CIPHERTEXT_MESSAGE } from '../../src/errors/catalog.js';
 import { startInProcess, type TestKeywarden } from '../support/in-process.js';
+import { assertError } from '../support/assert.js';
 
 const DAY = 86_400_000;
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
-type Res = { status: number; json: any };
 
-function assertError(res: Res, status: number, code: string, message: string | RegExp) {
-  assert.equal(res.status, status, JSON.stringify(res.json));
-  assert.equal(res.json.error.code, code);
-  if (typeof message === 'string') assert.equal(res.json.error.message, message);
-  else assert.match(res.json.error.message, message);
-}
 
 describe('key lifecycle', () => {
   let t: TestKeywarden;
