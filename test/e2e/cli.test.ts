@@ -5,25 +5,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INVALID_CIPHERTEXT_MESSAGE } from '../../src/errors/catalog.js';
-import { type CliResult, type DevServer, type RunOptions, runCli, startDevServer } from './helpers.js';
+import { type DevServer, type RunOptions, fails, json, ok, runCli, startDevServer, text } from './helpers.js';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 /** Asserts a successful run and returns its stdout. */
-function ok(r: CliResult): Buffer {
-  assert.equal(r.code, 0, `expected success, got exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Asserts a failed run with the given exit status and a one-line `error: ...` message on stderr. */
-function fails(r: CliResult, exitCode: number, message: RegExp): void {
-  assert.equal(r.code, exitCode, `expected exit ${exitCode}, got ${r.code}: ${r.stderr}`);
-  assert.match(r.stderr, message);
-  assert.equal(r.stderr.trim().split('\n').length, 1, `expected a one-line error, got: ${r.stderr}`);
-}
-
-const json = <T>(r: CliResult): T => JSON.parse(ok(r).toString('utf8')) as T;
-const text = (r: CliResult): string => ok(r).toString('utf8');
 
 interface Key {
   id: string;

@@ -2,6 +2,7 @@
  * Shared helpers for end-to-end tests: start a real `keywarden dev` server process and run the
  * `keywarden` CLI as a child process against it.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -119,3 +120,19 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     proc.once('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
   });
 }
+
+/** Asserts a successful run and returns its stdout. */
+export function ok(r: CliResult): Buffer {
+  assert.equal(r.code, 0, `expected success, got exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Asserts a failed run with the given exit status and a one-line `error: ...` message on stderr. */
+export function fails(r: CliResult, exitCode: number, message: RegExp): void {
+  assert.equal(r.code, exitCode, `expected exit ${exitCode}, got ${r.code}: ${r.stderr}`);
+  assert.match(r.stderr, message);
+  assert.equal(r.stderr.trim().split('\n').length, 1, `expected a one-line error, got: ${r.stderr}`);
+}
+
+export const json = <T>(r: CliResult): T => JSON.parse(ok(r).toString('utf8')) as T;
+export const text = (r: CliResult): string => ok(r).toString('utf8');

@@ -11,24 +11,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { INVALID_CIPHERTEXT_MESSAGE } from '../../src/errors/catalog.js';
-import { type CliResult, type DevServer, type RunOptions, runCli, startDevServer } from './helpers.js';
+import { type DevServer, type RunOptions, fails, json, ok, runCli, startDevServer, text } from './helpers.js';
 
 const run = promisify(execFile);
 
-function ok(r: CliResult): Buffer {
-  assert.equal(r.code, 0, `expected success, got exit ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Asserts a failed run with the given exit status and a one-line `error: ...` message on stderr. */
-function fails(r: CliResult, exitCode: number, message: RegExp): void {
-  assert.equal(r.code, exitCode, `expected exit ${exitCode}, got ${r.code}: ${r.stderr}`);
-  assert.match(r.stderr, message);
-  assert.equal(r.stderr.trim().split('\n').length, 1, `expected a one-line error, got: ${r.stderr}`);
-}
-
-const json = <T>(r: CliResult): T => JSON.parse(ok(r).toString('utf8')) as T;
-const text = (r: CliResult): string => ok(r).toString('utf8');
 
 interface Key {
   id: string;
