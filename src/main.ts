@@ -69,7 +69,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const tokens = new TokenService(store.tokens, clock, accessTokens);
     const keys = new KeyService(store.keys, seal, clock);
     const grants = new GrantService(store.principals, clock);
-    const ops = new Ops({ seal, tokens, keys, grants });
+    const ops = new Ops({ seal, tokens, keys, grants, clock });
     const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock, grants });
     const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens });
     const access = new AccessOps({ pipeline: ops.pipeline, serviceAccounts, grants, accessTokens });

@@ -1,3 +1,4 @@
+import type { EncryptionContext } from '../crypto/encryption-context.js';
 import { KeywardenError } from '../errors/catalog.js';
 import type { GrantOperation } from './principal.model.js';
 import { ruleFor } from './roles.js';
@@ -41,22 +42,51 @@ export type Action =
   | 'grant:manage'
   | 'grant:revoke'
   | 'token:revoke'
+  /** Approval requests (quorum approval, just-in-time grants). Creating one: any principal; see ApprovalService. */
+  | 'request:create'
+  | 'request:read'
+  | 'request:approve'
+  /** Who can do what on which key (GET /v1/access-review). */
+  | 'access:review'
+  /** The access policy: MFA-required roles, MFA-gated actions, approvals per action, JIT maximum. */
+  | 'policy:read'
+  | 'policy:edit'
+  /** Revoking the bootstrap root token(s). */
+  | 'sys:revoke-root'
   /** Acting on one's own identity (revoking one's own token): every authenticated principal. */
   | 'principal:self';
+
+/**
+ * Facts of the request that grant conditions are evaluated against (issue 3/10 §4): the time, the
+ * caller's source address, and the encryption context of the operation. `encryptionContext`
+ * undefined means the operation carries no context (a context condition then does not match).
+ */
+export interface GrantContext {
+  now: number;
+  sourceIp?: string;
+  encryptionContext?: EncryptionContext;
+}
 
 /** The key an action targets. `ref` is the key as the caller named it (used in deny messages). */
 export interface Resource {
   keyId?: string;
   ref?: string;
+  /** Request facts for grant conditions; without it conditional grants do not match (fail closed). */
+  context?: GrantContext;
 }
 
-/** Answers whether a principal holds an active grant on a key (for one operation, or for any). */
+/** Answers whether a principal holds an active grant on a key (for one operation, or for any) whose conditions `ctx` meets. */
 export interface GrantLookup {
-  hasGrant(principalId: string, keyId: string, operation: GrantOperation | 'any'): Promise<boolean>;
+  hasGrant(principalId: string, keyId: string, operation: GrantOperation | 'any', ctx?: GrantContext): Promise<boolean>;
 }
 
 export function permissionDenied(principal: Principal, action: Action, why: string): KeywardenError {
   return new KeywardenError('PermissionDenied', `${principal.name} is not allowed to perform ${action}: ${why}`);
+}
+
+/** The deny when no role of the principal allows `action` at all. */
+export function roleDenied(principal: Principal, action: Action): KeywardenError {
+  return permissionDenied(principal, action, `none of its roles (${principal.roles.join(', ') || 'none'}) grants it`);
 }
 
 /** True when the roles allow `action` on some key only through a grant (so existence must not leak). */
@@ -85,12 +115,12 @@ export async function authorize(principal: Principal, action: Action, resource: 
   const rule = ruleFor(principal.roles, action);
   if (rule === 'allow') return;
   if (rule === undefined) {
-    throw permissionDenied(principal, action, `none of its roles (${principal.roles.join(', ') || 'none'}) grants it`);
+    throw roleDenied(principal, action);
   }
   if (resource.keyId === undefined || grants === undefined) {
     throw permissionDenied(principal, action, `it needs a grant${rule === 'any-grant' ? '' : ` for ${rule}`} on the key, and the call named none`);
   }
-  if (!(await grants.hasGrant(principal.id, resource.keyId, rule === 'any-grant' ? 'any' : rule))) {
+  if (!(await grants.hasGrant(principal.id, resource.keyId, rule === 'any-grant' ? 'any' : rule, resource.context))) {
     throw noGrant(principal, action, resource.ref ?? resource.keyId);
   }
 }

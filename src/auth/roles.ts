@@ -14,7 +14,8 @@ export type Rule = 'allow' | 'any-grant' | GrantOperation;
 const KEY_ADMIN_ACTIONS = [
   'key:create', 'key:describe', 'key:list', 'key:rotate', 'key:update', 'key:enable', 'key:disable',
   'key:schedule-deletion', 'key:cancel-deletion', 'key:versions', 'key:tag', 'key:alias', 'key:import',
-  'key:public-key', 'key:report', 'key:purge', 'grant:manage', 'grant:revoke', 'grant:read',
+  'key:public-key', 'key:report', 'key:purge', 'grant:manage', 'grant:revoke', 'grant:read', 'request:create', 'request:read',
+  'policy:read',
 ] as const satisfies readonly Action[];
 
 /** Cryptographic actions and the grant operation each one needs. */
@@ -35,18 +36,19 @@ const allow = (actions: readonly Action[]): Partial<Record<Action, Rule>> => Obj
 
 export const ROLE_TABLE: Record<Role, Partial<Record<Action, Rule>>> = {
   /** Manages principals and role bindings; cannot use or manage keys. */
-  admin: allow(['principal:manage', 'principal:read', 'token:revoke', 'sys:jobs']),
+  admin: allow(['principal:manage', 'principal:read', 'token:revoke', 'sys:jobs', 'request:create', 'request:read', 'access:review', 'policy:read', 'sys:revoke-root']),
   /** Creates and governs keys and their grants; cannot use them. */
   'key-administrator': allow(KEY_ADMIN_ACTIONS),
   /** Revokes compromised keys, revokes grants and tokens, seals; cannot create or use keys. */
   'security-officer': allow([
     'key:describe', 'key:list', 'key:versions', 'key:revoke', 'key:report', 'grant:read', 'grant:revoke',
-    'principal:read', 'token:revoke', 'sys:seal', 'sys:jobs',
+    'principal:read', 'token:revoke', 'sys:seal', 'sys:jobs', 'request:create', 'request:read', 'request:approve',
+    'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root',
   ]),
   /** Cryptographic operations only on keys granted to it. */
-  application: { ...GRANTED_ACTIONS, 'key:describe': 'any-grant', 'key:public-key': 'any-grant', 'random:generate': 'allow' },
+  application: { ...GRANTED_ACTIONS, 'key:describe': 'any-grant', 'key:public-key': 'any-grant', 'random:generate': 'allow', 'request:create': 'allow' },
   /** Read-only metadata (audit reading joins with issue 4/10). */
-  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs']),
+  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs', 'request:read', 'access:review', 'policy:read']),
 };
 
 /**

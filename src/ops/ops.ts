@@ -7,6 +7,7 @@
  * - decrypt needs an Enabled key, an enabled, undestroyed version >= minDecryptionVersion; a
  *   Compromised key's ciphertexts decrypt only inside re-encrypt (to another key).
  */
+import type { Clock } from '../util/clock.js';
 import { decryptV1, encryptV1, parseCiphertext } from '../crypto/aead.js';
 import { uuidToBytes } from '../crypto/ciphertext.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
@@ -70,6 +71,7 @@ export interface OpsDeps {
   keys: KeyService;
   /** Grant lookup for principals that act through grants (applications); absent = deny (fail closed). */
   grants?: GrantLookup;
+  clock?: Clock;
 }
 
 type DecryptMode = 'decrypt' | 're-encrypt';
@@ -133,7 +135,7 @@ export class Ops {
   ): Promise<DecryptResult> {
     if (asymmetric !== undefined) return this.#asymmetricDecrypt(call, asymmetric, ciphertext);
     const principal = await this.pipeline.beginDeferred(call, 'key:decrypt');
-    return this.#decryptOne(principal, 'key:decrypt', ciphertext, context, 'decrypt');
+    return this.#decryptOne(principal, call, 'key:decrypt', ciphertext, context, 'decrypt');
   }
 
   async decryptBatch(
@@ -145,7 +147,7 @@ export class Ops {
     const out: BatchResult<DecryptResult> = [];
     for (const item of items) {
       try {
-        out.push({ ref: item.ref, ok: await this.#decryptOne(principal, 'key:decrypt', item.ciphertext, item.context, 'decrypt') });
+        out.push({ ref: item.ref, ok: await this.#decryptOne(principal, call, 'key:decrypt', item.ciphertext, item.context, 'decrypt') });
       } catch (e) {
         out.push({ ref: item.ref, error: itemError(e) });
       }
@@ -193,7 +195,7 @@ export class Ops {
   ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
     const { principal, key: destination } = await this.#usable(call, 'key:re-encrypt', input.destinationKey, 'ENCRYPT_DECRYPT');
     requireSymmetric(destination);
-    const source = await this.#decryptOne(principal, 'key:re-encrypt', input.ciphertext, input.context, 're-encrypt');
+    const source = await this.#decryptOne(principal, call, 'key:re-encrypt', input.ciphertext, input.context, 're-encrypt');
     try {
       if (source.keyId === destination.id && destination.state !== 'Enabled') throw errors.invalidCiphertext();
       const out = await this.#encryptOne(destination, source.plaintext, input.destinationContext);
@@ -209,7 +211,7 @@ export class Ops {
     requireSymmetric(key);
     const parsed = parseCiphertext(ciphertext);
     if (parsed === undefined || parsed.header.keyId !== key.id) throw errors.invalidCiphertext();
-    const source = await this.#decryptOne(undefined, 'key:re-wrap', ciphertext, context, 'decrypt');
+    const source = await this.#decryptOne(undefined, call, 'key:re-wrap', ciphertext, context, 'decrypt');
     try {
       const out = await this.#encryptOne(key, source.plaintext, context);
       return { ...out, previousKeyVersion: source.keyVersion };
@@ -350,12 +352,12 @@ export class Ops {
    * Decrypts a Keywarden ciphertext. `principal` (when given) is authorized for `action` on the key
    * the header names BEFORE the key is looked up, so a denial never reveals whether it exists.
    */
-  async #decryptOne(principal: Principal | undefined, action: Action, ciphertext: Buffer, context: EncryptionContext | undefined, mode: DecryptMode): Promise<DecryptResult> {
+  async #decryptOne(principal: Principal | undefined, call: Call, action: Action, ciphertext: Buffer, context: EncryptionContext | undefined, mode: DecryptMode): Promise<DecryptResult> {
     checkContext(context);
     const parsed = ciphertext.length <= LIMITS.maxCiphertextBytes ? parseCiphertext(ciphertext) : undefined;
     if (parsed === undefined) throw errors.invalidCiphertext();
     const { keyId, keyVersion } = parsed.header;
-    if (principal !== undefined) await this.pipeline.authorizeKey(principal, action, keyId);
+    if (principal !== undefined) await this.pipeline.authorizeKey(principal, call, action, keyId, context);
     const key = await this.#keys.findById(keyId);
     if (key === undefined || key.spec !== 'SYMMETRIC_DEFAULT') throw errors.invalidCiphertext();
     requireState(key, mode);

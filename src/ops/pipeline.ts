@@ -1,21 +1,49 @@
 /**
  * The front half of every use-case (ARCHITECTURE rule 2): seal check -> authenticate -> authorize
- * (roles, grants, separation of duties: src/auth/). Policy (5/10), audit (4/10) and metrics
- * (10/10) join here.
+ * (roles, grants with their conditions, separation of duties: src/auth/) -> gates (MFA step-up,
+ * quorum approval). Policy (5/10), audit (4/10) and metrics (10/10) join here.
  */
-import { authorize, needsGrant, noGrant, type Action, type GrantLookup } from '../auth/authorize.js';
+import { authorize, needsGrant, noGrant, roleDenied, type Action, type GrantContext, type GrantLookup, type Resource } from '../auth/authorize.js';
 import { ruleFor } from '../auth/roles.js';
 import type { Principal } from '../auth/token.model.js';
 import type { TokenService } from '../auth/token.service.js';
+import type { EncryptionContext } from '../crypto/encryption-context.js';
 import { isKeywardenError } from '../errors/catalog.js';
 import type { KeyRecord } from '../keys/key.model.js';
 import type { KeyService } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
+import { systemClock, type Clock } from '../util/clock.js';
+
+/**
+ * A use-case run by the server itself on behalf of a principal it has already authenticated and
+ * re-checked (an approved request executing). Transports never build one: src/transport builds
+ * calls only from the token, request id, source address and one-time password of a request.
+ */
+export interface InternalCall {
+  principal: Principal;
+  /** The approval request being executed; the approval gate lets exactly this action through. */
+  approvalRequestId: string;
+  action: Action;
+  keyId?: string;
+}
 
 /** Who is calling, as the transport saw it. */
 export interface Call {
   token: string | undefined;
   requestId: string;
+  /** The caller's network address (grant CIDR conditions, audit). */
+  sourceIp?: string;
+  /** A fresh TOTP code sent with the request for MFA step-up (header X-Keywarden-OTP). */
+  otp?: string;
+  internal?: InternalCall;
+}
+
+/**
+ * A check that runs after authorization (MFA step-up, quorum approval). Throws to refuse.
+ * `resource.keyId` is set for key-scoped actions once the key is known.
+ */
+export interface CallGate {
+  check(principal: Principal, action: Action, call: Call, resource: Resource): Promise<void>;
 }
 
 export interface PipelineDeps {
@@ -28,24 +56,46 @@ export interface PipelineDeps {
    * closed): only the root token and role-wide permissions work.
    */
   grants?: GrantLookup;
+  /** MFA step-up for people (src/auth/mfa-gate.ts); absent = no MFA requirement. */
+  mfa?: CallGate;
+  /** Quorum approval of sensitive actions (src/auth/approval.service.ts); absent = none needed. */
+  approvals?: CallGate;
+  clock?: Clock;
 }
 
 export class Pipeline {
-  constructor(private readonly d: PipelineDeps) {}
+  readonly #clock: Clock;
+
+  constructor(private readonly d: PipelineDeps) {
+    this.#clock = d.clock ?? systemClock;
+  }
+
+  /** Late wiring of the gates (they depend on services built after the pipeline). */
+  setGates(g: { mfa?: CallGate; approvals?: CallGate }): void {
+    if (g.mfa !== undefined) this.d.mfa = g.mfa;
+    if (g.approvals !== undefined) this.d.approvals = g.approvals;
+  }
 
   /** Throws Sealed or NotInitialized unless unsealed (for unauthenticated use-cases such as the token endpoint). */
   requireUnsealed(): void {
     if (this.d.seal.sealed) this.d.seal.rootKey();
   }
 
+  /** Request facts for grant conditions. */
+  grantContext(call: Call, encryptionContext?: EncryptionContext): GrantContext {
+    return { now: this.#clock.now(), sourceIp: call.sourceIp, encryptionContext };
+  }
+
   /**
    * Seal check, authentication and authorization of `action`. Key-scoped actions of a principal
    * whose permission comes from grants MUST pass the key id (`resource.keyId`), else they are denied.
    */
-  async begin(call: Call, action: Action, resource?: { keyId?: string; ref?: string }): Promise<Principal> {
+  async begin(call: Call, action: Action, resource: { keyId?: string; ref?: string } = {}): Promise<Principal> {
     this.requireUnsealed();
-    const principal = await this.d.tokens.authenticate(call.token);
-    await authorize(principal, action, resource, this.d.grants);
+    const principal = await this.#authenticate(call);
+    const r: Resource = { ...resource, context: this.grantContext(call) };
+    await authorize(principal, action, r, this.d.grants);
+    await this.#gates(principal, action, call, r);
     return principal;
   }
 
@@ -53,10 +103,13 @@ export class Pipeline {
    * For an action on a key named by the caller (id or alias): authenticates, checks the role
    * permits the action at all, resolves the key and authorizes on its id. For a principal that
    * may act only through grants, an unknown key gives the same PermissionDenied as a key it holds
-   * no grant on, so the answer never reveals whether a key exists.
+   * no grant on, so the answer never reveals whether a key exists. `encryptionContext` is the
+   * operation's context, for grants conditioned on it.
    */
-  async beginKey(call: Call, action: Action, keyRef: string): Promise<{ principal: Principal; key: KeyRecord }> {
-    const principal = await this.beginDeferred(call, action);
+  async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: EncryptionContext): Promise<{ principal: Principal; key: KeyRecord }> {
+    this.requireUnsealed();
+    const principal = await this.#authenticate(call);
+    this.#roleCheck(principal, action);
     if (this.d.keys === undefined) throw new Error('Pipeline.beginKey needs the key service');
     let key: KeyRecord;
     try {
@@ -67,25 +120,46 @@ export class Pipeline {
       }
       throw e;
     }
-    await authorize(principal, action, { keyId: key.id, ref: keyRef }, this.d.grants);
+    const r: Resource = { keyId: key.id, ref: keyRef, context: this.grantContext(call, encryptionContext) };
+    await authorize(principal, action, r, this.d.grants);
+    await this.#gates(principal, action, call, r);
     return { principal, key };
   }
 
   /**
-   * Seal check, authentication, and a check that the principal's roles allow `action` at all. The
-   * key-scoped check MUST follow with authorizeKey once the key is known (e.g. from a ciphertext).
+   * Seal check, authentication, a check that the principal's roles allow `action` at all, and the
+   * MFA gate. The key-scoped check MUST follow with authorizeKey once the key is known (e.g. from
+   * a ciphertext header).
    */
   async beginDeferred(call: Call, action: Action): Promise<Principal> {
     this.requireUnsealed();
-    const principal = await this.d.tokens.authenticate(call.token);
-    if (principal.kind !== 'root' && ruleFor(principal.roles, action) === undefined) {
-      await authorize(principal, action, undefined, this.d.grants); // throws the role deny
-    }
+    const principal = await this.#authenticate(call);
+    this.#roleCheck(principal, action);
+    if (this.d.mfa !== undefined) await this.d.mfa.check(principal, action, call, {});
     return principal;
   }
 
   /** Authorizes an already authenticated principal on a key learnt later (e.g. from a ciphertext header). */
-  authorizeKey(principal: Principal, action: Action, keyId: string): Promise<void> {
-    return authorize(principal, action, { keyId }, this.d.grants);
+  async authorizeKey(principal: Principal, call: Call, action: Action, keyId: string, encryptionContext?: EncryptionContext): Promise<void> {
+    const r: Resource = { keyId, context: this.grantContext(call, encryptionContext) };
+    await authorize(principal, action, r, this.d.grants);
+    if (this.d.approvals !== undefined) await this.d.approvals.check(principal, action, call, r);
+  }
+
+  #authenticate(call: Call): Promise<Principal> {
+    if (call.internal !== undefined) return Promise.resolve(call.internal.principal);
+    return this.d.tokens.authenticate(call.token);
+  }
+
+  /** Throws the role deny when no role of the principal allows `action` on any key. */
+  #roleCheck(principal: Principal, action: Action): void {
+    if (principal.kind !== 'root' && action !== 'principal:self' && ruleFor(principal.roles, action) === undefined) {
+      throw roleDenied(principal, action);
+    }
+  }
+
+  async #gates(principal: Principal, action: Action, call: Call, r: Resource): Promise<void> {
+    if (this.d.mfa !== undefined) await this.d.mfa.check(principal, action, call, r);
+    if (this.d.approvals !== undefined) await this.d.approvals.check(principal, action, call, r);
   }
 }

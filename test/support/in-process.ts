@@ -15,7 +15,7 @@ export interface TestKeywarden {
   dbPath: string;
   token: string;
   /** JSON request with the root token (unless `token` is given: null sends no Authorization). */
-  req(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any; headers: Record<string, unknown> }>;
+  req(method: string, url: string, body?: unknown, token?: string | null, headers?: Record<string, string>): Promise<{ status: number; json: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export async function startInProcess(opts: { seal?: SealType; clock?: Clock; dir
     dir,
     dbPath,
     token,
-    async req(method, url, body, tok) {
+    async req(method, url, body, tok, extra) {
       const auth = tok === null ? undefined : (tok ?? t.token);
       const res = await kw.app.inject({
         method: method as 'GET',
@@ -42,6 +42,7 @@ export async function startInProcess(opts: { seal?: SealType; clock?: Clock; dir
         headers: {
           ...(auth ? { authorization: `Bearer ${auth}` } : {}),
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...extra,
         },
         ...(body !== undefined ? { payload: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
       });

@@ -3,6 +3,11 @@
  * the bump of `schema_migrations`, so a crash never leaves a half-applied version.
  * Contract: NEVER edit a released migration; add a new one.
  */
+import { V5_USERS } from './migrations/v5-users.js';
+import { V6_GRANTS } from './migrations/v6-grants.js';
+import { V7_APPROVALS } from './migrations/v7-approvals.js';
+import { V8_CLIENT_KEYS } from './migrations/v8-client-keys.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -156,4 +161,8 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  V5_USERS,
+  V6_GRANTS,
+  V7_APPROVALS,
+  V8_CLIENT_KEYS,
 ];

@@ -24,7 +24,14 @@ function bearer(req: FastifyRequest): string | undefined {
   return m ? m[1] : '';
 }
 
-export const call = (req: FastifyRequest): Call => ({ token: bearer(req), requestId: req.id });
+/** One-time password for MFA step-up, sent with the request that needs it. */
+function otp(req: FastifyRequest): string | undefined {
+  const h = req.headers['x-keywarden-otp'];
+  return typeof h === 'string' ? h : undefined;
+}
+
+/** The call as the ops/ pipeline sees it. Never sets `internal` (only the server's own executors do). */
+export const call = (req: FastifyRequest): Call => ({ token: bearer(req), requestId: req.id, sourceIp: req.ip, otp: otp(req) });
 
 export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
