@@ -38,6 +38,8 @@ export type Action =
   | 'sys:jobs'
   | 'principal:read'
   | 'principal:manage'
+  /** Binding or unbinding roles (also creating a principal with roles): quorum-approvable. */
+  | 'principal:bind'
   | 'grant:read'
   | 'grant:manage'
   | 'grant:revoke'

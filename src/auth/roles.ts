@@ -36,7 +36,7 @@ const allow = (actions: readonly Action[]): Partial<Record<Action, Rule>> => Obj
 
 export const ROLE_TABLE: Record<Role, Partial<Record<Action, Rule>>> = {
   /** Manages principals and role bindings; cannot use or manage keys. */
-  admin: allow(['principal:manage', 'principal:read', 'token:revoke', 'sys:jobs', 'request:create', 'request:read', 'access:review', 'policy:read', 'sys:revoke-root']),
+  admin: allow(['principal:manage', 'principal:bind', 'principal:read', 'token:revoke', 'sys:jobs', 'request:create', 'request:read', 'access:review', 'policy:read', 'sys:revoke-root']),
   /** Creates and governs keys and their grants; cannot use them. */
   'key-administrator': allow(KEY_ADMIN_ACTIONS),
   /** Revokes compromised keys, revokes grants and tokens, seals; cannot create or use keys. */

@@ -22,6 +22,12 @@ export const ERROR_CATALOG = {
   InvalidShare: { status: 400, aws: 'ValidationException', kmip: 'Invalid_Field' },
   Sealed: { status: 503, aws: 'KMSInternalException', kmip: 'General_Failure' },
   LimitExceeded: { status: 413, aws: 'LimitExceededException', kmip: 'General_Failure' },
+  /** A user must step up with a fresh TOTP code (or enrol MFA) before this action. */
+  MfaRequired: { status: 401, aws: 'AccessDeniedException', kmip: 'Authentication_Not_Successful' },
+  /** Too many failed logins: the account is locked for a while (back-off). */
+  LockedOut: { status: 429, aws: 'LimitExceededException', kmip: 'Authentication_Not_Successful' },
+  /** The action needs a quorum of approvals: create a request and have it approved. */
+  ApprovalRequired: { status: 403, aws: 'AccessDeniedException', kmip: 'Permission_Denied' },
   Internal: { status: 500, aws: 'KMSInternalException', kmip: 'General_Failure' },
 } as const satisfies Record<string, { status: number; aws: string; kmip: string }>;
 
