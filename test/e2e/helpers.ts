@@ -20,6 +20,8 @@ export interface DevServer {
   rootToken: string;
   dataDir: string;
   proc: ChildProcess;
+  /** Everything the server process wrote so far: stdout (banner) and stderr (the log). */
+  output(): { stdout: string; stderr: string };
   /** Stops the server (SIGTERM, then SIGKILL after 10 s); removes the data dir if this helper created it, unless keepData. */
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
@@ -88,7 +90,7 @@ export async function startDevServer(opts: StartOptions = {}): Promise<DevServer
       });
       proc.once('error', reject);
     });
-    proc.stdout!.resume(); // keep draining so the server never blocks on a full pipe
+    proc.stdout!.resume(); // the listener above keeps collecting (and draining) after the banner
 
     const stop = async ({ keepData = false } = {}): Promise<void> => {
       const exited = waitForExit(proc);
@@ -98,7 +100,7 @@ export async function startDevServer(opts: StartOptions = {}): Promise<DevServer
       clearTimeout(killer);
       if (ownDir && !keepData) await rm(dataDir, { recursive: true, force: true });
     };
-    return { address, rootToken, dataDir, proc, stop };
+    return { address, rootToken, dataDir, proc, stop, output: () => ({ stdout: output, stderr }) };
   } catch (err) {
     proc.kill('SIGKILL');
     if (ownDir) await rm(dataDir, { recursive: true, force: true });

@@ -88,6 +88,8 @@ export function toErrorResponse(err: unknown, requestId: string, log?: FastifyRe
     e = fromFastifyError(err as FastifyError);
     if (e.code === 'Internal') log?.error({ err, reqId: requestId }, 'unhandled error');
   }
+  // Catalog messages never carry secrets (src/errors/catalog.ts contract; test/e2e/log-secrets.test.ts checks).
+  if (log?.isLevelEnabled('debug')) log.debug({ reqId: requestId, code: e.code, message: e.message }, 'request refused');
   return { status: ERROR_CATALOG[e.code].status, body: { error: { code: e.code, message: e.message, requestId, ...(e.details ?? {}) } } };
 }
 
@@ -128,7 +130,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   const app = Fastify({
     loggerInstance: deps.logger === false ? undefined : deps.logger,
     logger: deps.logger === false ? false : undefined,
-    logController: new LogController({ disableRequestLogging: true }),
+    // Request logs (method, URL, status, timing; never headers or bodies) only at debug level and
+    // below: at info they would cost more than the cryptography on the hot path.
+    logController: new LogController({ disableRequestLogging: deps.logger === false || !deps.logger.isLevelEnabled('debug') }),
     // No per-request child logger (it costs more than the AES work per request); error logs carry
     // the request id explicitly instead.
     childLoggerFactory: (logger: Logger) => logger,
@@ -167,7 +171,7 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
     reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    const { status, body } = toErrorResponse(new KeywardenError('NotFound', `no route for ${req.method} ${req.url.split('?')[0]}`), req.id);
+    const { status, body } = toErrorResponse(new KeywardenError('NotFound', `no route for ${req.method} ${req.url.split('?')[0]}`), req.id, req.log);
     reply.code(status).send(body);
   });
 
