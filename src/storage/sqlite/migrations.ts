@@ -7,6 +7,7 @@ import { V5_USERS } from './migrations/v5-users.js';
 import { V6_GRANTS } from './migrations/v6-grants.js';
 import { V7_APPROVALS } from './migrations/v7-approvals.js';
 import { V8_CLIENT_KEYS } from './migrations/v8-client-keys.js';
+import { V9_AUDIT } from './migrations/v9-audit.js';
 
 export interface Migration {
   version: number;
@@ -165,4 +166,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V6_GRANTS,
   V7_APPROVALS,
   V8_CLIENT_KEYS,
+  V9_AUDIT,
 ];
