@@ -9,6 +9,17 @@ import { AccessTokenService } from './auth/access-token.service.js';
 import { GrantService } from './auth/grant.service.js';
 import { ServiceAccountService } from './auth/service-account.service.js';
 import { AccessOps } from './ops/access.ops.js';
+import { GrantOps } from './ops/grant.ops.js';
+import { ClientAssertionVerifier } from './auth/client-assertion.js';
+import { RootGenerationService } from './auth/root-generation.service.js';
+import { AccessReviewer } from './auth/access-review.js';
+import { AccessPolicyService } from './auth/access-policy.service.js';
+import { ApprovalService } from './auth/approval.service.js';
+import { ApprovalOps } from './ops/approval.ops.js';
+import { SessionService } from './auth/session.service.js';
+import { UserService } from './auth/user.service.js';
+import { MfaGate } from './auth/mfa-gate.js';
+import { UserOps } from './ops/user.ops.js';
 import { KeyService } from './keys/key.service.js';
 import { Ops } from './ops/ops.js';
 import { KeyAdminOps } from './ops/key-admin.ops.js';
@@ -38,6 +49,7 @@ export const JOB_INTERVALS_MS = {
   'rotation-due': 60_000,
   'deletion-due': 60_000,
   'material-expiry': 60_000,
+  'approval-expiry': 60_000,
 } as const;
 
 export interface Keywarden {
@@ -52,6 +64,10 @@ export interface Keywarden {
   access: AccessOps;
   grants: GrantService;
   accessTokens: AccessTokenService;
+  users: UserService;
+  sessions: SessionService;
+  accessPolicy: AccessPolicyService;
+  approvals: ApprovalService;
   scheduler: Scheduler;
   close(): Promise<void>;
 }
@@ -66,23 +82,53 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       throw new Error(`the data was initialized with the ${seal.type} seal but the server is configured for the ${opts.seal} seal`);
     }
     const accessTokens = new AccessTokenService({ store: store.principals, seal, clock });
-    const tokens = new TokenService(store.tokens, clock, accessTokens);
+    // The stored access policy (MFA, quorum approvals, JIT limits), held in memory; people read it too.
+    const accessPolicy = new AccessPolicyService(store.approvals, clock);
+    await accessPolicy.load();
+    const userPolicy = accessPolicy;
+    const sessions = new SessionService({ store: store.users, clock, policy: userPolicy });
+    const tokens = new TokenService(store.tokens, clock, accessTokens, sessions);
     const keys = new KeyService(store.keys, seal, clock);
-    const grants = new GrantService(store.principals, clock);
+    // Grant evaluation reads a key's current tags and creator through the cached key lookup.
+    const grants = new GrantService(store.principals, clock, async (id) => keys.findById(id));
     const ops = new Ops({ seal, tokens, keys, grants, clock });
-    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock, grants });
-    const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens });
-    const access = new AccessOps({ pipeline: ops.pipeline, serviceAccounts, grants, accessTokens });
+    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock });
+    const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens, sessions });
+    const grantOps = new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts });
+    const assertions = new ClientAssertionVerifier({ store: store.principals, clock });
+    // `users` is built below; the reviewer reads MFA status only at request time.
+    const reviewer = new AccessReviewer({ grants, keys, principals: store.principals, mfaStatus: () => users.mfaStatus(), clock });
+    const access = new AccessOps({ pipeline: ops.pipeline, serviceAccounts, accessTokens, assertions, reviewer });
+    const users = new UserService({ store: store.users, principals: store.principals, sessions, seal, clock, policy: userPolicy });
+    ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: userPolicy, clock }) });
+    const userOps = new UserOps({ pipeline: ops.pipeline, users, sessions, clock });
+    const approvals = new ApprovalService({ store: store.approvals, principals: store.principals, policy: accessPolicy, clock });
+    ops.pipeline.setGates({ approvals });
+    const approvalOps = new ApprovalOps({
+      pipeline: ops.pipeline,
+      approvals,
+      policy: accessPolicy,
+      admin,
+      access,
+      keys,
+      grants,
+      principals: store.principals,
+      rootTokenExists: async (accessor) => (await store.tokens.findTokenByAccessor(accessor))?.kind === 'root',
+      clock,
+    });
     const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
     // Jobs only touch keys while unsealed; a sealed node skips the run (and retries next interval).
     const whenUnsealed = (f: (now: number) => Promise<number>) => async (now: number) => ({ processed: seal.sealed ? 0 : await f(now) });
-    await scheduler.register('usage-flush', JOB_INTERVALS_MS['usage-flush'], whenUnsealed(() => keys.flushUsage()));
+    await scheduler.register('usage-flush', JOB_INTERVALS_MS['usage-flush'], whenUnsealed(async () => (await keys.flushUsage()) + (await grants.flushUsage())));
     await scheduler.register('rotation-due', JOB_INTERVALS_MS['rotation-due'], whenUnsealed((now) => keys.rotateDue(now)));
     await scheduler.register('deletion-due', JOB_INTERVALS_MS['deletion-due'], whenUnsealed((now) => keys.destroyDue(now)));
     await scheduler.register('material-expiry', JOB_INTERVALS_MS['material-expiry'], whenUnsealed((now) => keys.expireMaterialDue(now)));
+    // Approval requests live in the store only, so their expiry runs sealed or not.
+    await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
     if (opts.startJobs) scheduler.start();
-    const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler });
-    const app = await buildHttpServer({ ops, admin, sys, access, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const rootGeneration = new RootGenerationService({ seal, tokens, principals: store.principals, clock });
+    const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration });
+    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -96,6 +142,10 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       access,
       grants,
       accessTokens,
+      users,
+      sessions,
+      accessPolicy,
+      approvals,
       scheduler,
       async close() {
         if (closed) return;
@@ -103,6 +153,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
         await scheduler.stop();
         await app.close();
         if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
+        await grants.flushUsage().catch(() => undefined);
         seal.seal();
         await store.close();
       },

@@ -98,11 +98,17 @@ export function needsGrant(principal: Principal, action: Action): boolean {
   return rule !== undefined && rule !== 'allow';
 }
 
-/** The deny for a grant-scoped action on a key: identical whether the key exists or not. */
+/** What a grant's conditions check, named in the deny for a grant-scoped operation. */
+export const GRANT_CONDITIONS_HINT = 'that matches this request (conditions: encryption context, source address, validity window)';
+
+/**
+ * The deny for a grant-scoped action on a key: identical whether the key exists or not, and
+ * whether the principal holds no grant at all or only grants whose conditions this request fails.
+ */
 export function noGrant(principal: Principal, action: Action, ref: string): KeywardenError {
   const rule = ruleFor(principal.roles, action);
-  const what = rule === undefined || rule === 'allow' || rule === 'any-grant' ? 'grant' : `grant for ${rule}`;
-  return permissionDenied(principal, action, `it holds no ${what} on key ${ref}`);
+  if (rule === undefined || rule === 'allow' || rule === 'any-grant') return permissionDenied(principal, action, `it holds no grant on key ${ref}`);
+  return permissionDenied(principal, action, `it holds no grant for ${rule} on key ${ref} ${GRANT_CONDITIONS_HINT}`);
 }
 
 /**

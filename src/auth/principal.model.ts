@@ -41,15 +41,39 @@ export interface ClientCredential {
 export const GRANT_OPERATIONS = ['encrypt', 'decrypt', 'generate-data-key', 're-encrypt', 're-wrap', 'sign', 'verify', 'mac', 'verify-mac', 'export'] as const;
 export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
 
+/**
+ * Conditions a request must meet for a grant to apply (all of those present; issue 3/10 §4).
+ * contextEquals / contextIncludes follow AWS KMS grant constraints EncryptionContextEquals /
+ * EncryptionContextSubset: the operation's encryption context equals exactly / contains these
+ * pairs. sourceCidrs: the caller's address lies in one of the ranges. Times are epoch ms;
+ * notBefore is inclusive, notAfter exclusive.
+ */
+export interface GrantConditions {
+  contextEquals?: Record<string, string>;
+  contextIncludes?: Record<string, string>;
+  sourceCidrs?: string[];
+  notBefore?: number;
+  notAfter?: number;
+}
+
+/** A grant on one key (`keyId`) or on every key whose current tags contain `tagSelector`. */
 export interface GrantRecord {
   id: string;
-  keyId: string;
+  /** The key granted; null for a tag-selector grant. */
+  keyId: string | null;
+  /** Tag pairs a key must all carry (evaluated at call time); null for a key grant. */
+  tagSelector: Record<string, string> | null;
   principalId: string;
   operations: GrantOperation[];
-  /** Principal id of whoever created the grant. */
+  conditions: GrantConditions;
+  /** Principal id of whoever created the grant (the last approver for a just-in-time grant). */
   createdBy: string;
   createdAt: number;
   revokedAt: number | null;
+  /** Last allowed use as flushed to the store (the in-memory part is flushed by the usage-flush job). */
+  lastUsedAt: number | null;
+  /** The approval request a just-in-time grant came from. */
+  approvalRequestId: string | null;
 }
 
 /** The Ed25519 key that signs access tokens; the private key is stored only barrier-wrapped. */

@@ -28,9 +28,9 @@ test('authorize fails closed', async () => {
   await authorize(p(['application']), 'key:encrypt', { keyId: 'k1' }, grants(['encrypt']));
   await assert.rejects(authorize(p(['application']), 'key:decrypt', { keyId: 'k1' }, grants(['encrypt'])), {
     code: 'PermissionDenied',
-    message: 'svc is not allowed to perform key:decrypt: it holds no grant for decrypt on key k1',
+    message: 'svc is not allowed to perform key:decrypt: it holds no grant for decrypt on key k1 that matches this request (conditions: encryption context, source address, validity window)',
   });
   await assert.rejects(authorize(p(['application']), 'key:encrypt', { keyId: 'k2', ref: 'alias/x' }, grants(['encrypt'])), {
-    message: 'svc is not allowed to perform key:encrypt: it holds no grant for encrypt on key alias/x',
+    message: 'svc is not allowed to perform key:encrypt: it holds no grant for encrypt on key alias/x that matches this request (conditions: encryption context, source address, validity window)',
   });
 });

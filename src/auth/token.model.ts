@@ -25,4 +25,6 @@ export interface Principal {
   /** Safe-to-log identifier of the credential used (root accessor, or the access token's jti). */
   accessor: string;
   displayName: string;
+  /** Set for users authenticated by a login session (src/auth/session.service.ts): MFA state for the MFA gate. */
+  session?: { id: string; mfaVerifiedAt: number | null; mfaEnrollmentRequired: boolean };
 }

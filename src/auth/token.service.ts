@@ -9,6 +9,7 @@ import { errors } from '../errors/catalog.js';
 import type { Clock } from '../util/clock.js';
 import { TtlCache } from '../util/ttl-cache.js';
 import { looksLikeJwt, type AccessTokenService } from './access-token.service.js';
+import { looksLikeSessionToken, type SessionService } from './session.service.js';
 import type { Principal, TokenRecord } from './token.model.js';
 import type { TokenStore } from './token.store.js';
 
@@ -31,6 +32,8 @@ export class TokenService {
     private readonly store: TokenStore,
     private readonly clock: Clock,
     private readonly accessTokens?: AccessTokenService,
+    /** User login sessions (`kwu_` tokens). */
+    private readonly sessions?: SessionService,
   ) {
     this.#cache = new TtlCache(clock, TOKEN_CACHE_TTL_MS);
   }
@@ -58,6 +61,16 @@ export class TokenService {
     await this.store.putToken(record);
   }
 
+  /**
+   * Revokes every root token at once (bootstrap is over). Takes effect immediately on this node
+   * (the lookup cache is emptied) and within TOKEN_CACHE_TTL_MS on others. Returns how many there were.
+   */
+  async revokeAllRootTokens(): Promise<number> {
+    const n = await this.store.deleteTokensOfKind('root');
+    this.#cache.clear();
+    return n;
+  }
+
   /** Resolves a bearer token to a principal, or throws Unauthenticated. */
   async authenticate(token: string | undefined): Promise<Principal> {
     if (token === undefined || token.length === 0) throw errors.unauthenticated('A bearer token is required (Authorization: Bearer <token>)');
@@ -65,6 +78,7 @@ export class TokenService {
       if (token.length > MAX_JWT_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
       return this.accessTokens.authenticate(token);
     }
+    if (this.sessions !== undefined && looksLikeSessionToken(token)) return this.sessions.authenticate(token);
     if (token.length > MAX_TOKEN_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
     const hash = hashToken(token);
     const cached = this.#cache.get(hash);

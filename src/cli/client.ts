@@ -9,6 +9,8 @@ export interface ClientOptions {
   token?: string | undefined;
   /** Path of a PEM file with the CA certificate(s) to trust for https. */
   caCert?: string | undefined;
+  /** One-time password sent as X-Keywarden-OTP for MFA step-up. */
+  otp?: string | undefined;
 }
 
 /** An error response of the Keywarden API: `{"error": {"code", "message", "requestId"}}`. */
@@ -91,6 +93,7 @@ export class KeywardenClient {
       headers['content-length'] = payload.length;
     }
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (this.opts.otp) headers['x-keywarden-otp'] = this.opts.otp;
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
 
     return new Promise<RawResponse>((resolve, reject) => {

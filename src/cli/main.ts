@@ -1,13 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
+import { registerAccessCommands } from './commands/access.js';
+import { registerAccessPolicyCommands } from './commands/access-policy.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerCryptoCommands } from './commands/crypto.js';
+import { registerGrantCommands } from './commands/grant.js';
 import { registerKeyCommands } from './commands/key.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerOperatorCommands } from './commands/operator.js';
 import { registerReportCommands } from './commands/report.js';
+import { registerRequestCommands } from './commands/request.js';
+import { registerRoleCommands } from './commands/role.js';
+import { registerServiceAccountCommands } from './commands/service-account.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerUserCommands } from './commands/user.js';
 import { FORMATS } from './output.js';
 import { registerServerCommands } from './server-commands.js';
 
@@ -34,6 +41,7 @@ export function buildProgram(): Command {
     )
     .addOption(new Option('--ca-cert <file>', 'PEM CA certificate to trust for https').env('KEYWARDEN_CACERT'))
     .addOption(new Option('--format <format>', 'output format').choices(FORMATS).default('table'))
+    .addOption(new Option('--otp <code>', 'one-time password (TOTP) for MFA step-up, sent as X-Keywarden-OTP').env('KEYWARDEN_OTP'))
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
 
@@ -47,6 +55,13 @@ export function buildProgram(): Command {
   registerCryptoCommands(program);
   registerAsymmetricCommands(program);
   registerServerCommands(program);
+  registerGrantCommands(program);
+  registerServiceAccountCommands(program);
+  registerRoleCommands(program);
+  registerAccessCommands(program);
+  registerUserCommands(program);
+  registerRequestCommands(program);
+  registerAccessPolicyCommands(program);
   return program;
 }
 

@@ -22,6 +22,11 @@ export interface KeyRecord {
   origin: KeyOrigin;
   exportable: boolean;
   createdAt: number;
+  /**
+   * Principal id of the key's creator (separation of duties: it never uses the key). Stored with
+   * the key in one write; null for keys created outside a principal's call.
+   */
+  createdBy: string | null;
   updatedAt: number;
   /** 0 while an EXTERNAL key waits for its first imported material. */
   primaryVersion: number;
@@ -108,6 +113,7 @@ export function newKeyRecord(fields: KeyIdentity & Partial<KeyRecord>): KeyRecor
     state: 'Enabled',
     origin: 'KEYWARDEN',
     exportable: false,
+    createdBy: null,
     updatedAt: fields.createdAt,
     primaryVersion: 1,
     minDecryptionVersion: 1,

@@ -122,7 +122,11 @@ export class KeyService {
 
   // ---- creation and lookup ------------------------------------------------------------------
 
-  async create(input: CreateKeyInput): Promise<KeyRecord> {
+  /**
+   * Creates a key. `createdBy` (the creating principal's id) is stored with the key in the same
+   * transaction: separation of duties depends on it, so it must never be lost to a crash.
+   */
+  async create(input: CreateKeyInput, createdBy: string | null = null): Promise<KeyRecord> {
     const spec = input.spec ?? 'SYMMETRIC_DEFAULT';
     const usage = input.usage ?? defaultUsage(spec);
     checkKeyUsage(spec, usage);
@@ -150,6 +154,7 @@ export class KeyService {
       usage,
       origin,
       createdAt: now,
+      createdBy,
       description: input.description ?? '',
       tags,
       aliases,

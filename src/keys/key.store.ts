@@ -5,8 +5,9 @@ import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord
  * test/conformance/store.conformance.ts.
  * Contracts:
  * - Every write is atomic and durable before the promise resolves.
- * - createKey stores the key, its first version (if any) and its aliases all or nothing; an alias
- *   already in use rejects with KeywardenError AlreadyExists.
+ * - createKey stores the key (with its creator, `createdBy`), its first version (if any) and its
+ *   aliases all or nothing; an alias already in use rejects with KeywardenError AlreadyExists.
+ *   `createdBy` never changes afterwards (applyChange ignores it).
  * - applyChange writes the key row, a new version and updated versions in ONE transaction, so a
  *   crash leaves either the old or the new primary version, never neither.
  * - A destroyed version's wrappedMaterial is overwritten (empty) and the old bytes are not left in

@@ -1,11 +1,12 @@
 /**
- * Access-control use-cases: service accounts, role bindings, grants, access tokens. Same
+ * Access-control use-cases: service accounts, role bindings, access tokens (grants: grant.ops.ts). Same
  * pipeline as every other use-case (ARCHITECTURE rule 2); the transport only translates.
  */
 import type { AccessTokenService } from '../auth/access-token.service.js';
+import type { AccessReview, AccessReviewer } from '../auth/access-review.js';
+import type { ClientAssertionVerifier } from '../auth/client-assertion.js';
 import { permissionDenied } from '../auth/authorize.js';
-import type { GrantService } from '../auth/grant.service.js';
-import type { GrantRecord, PrincipalRecord } from '../auth/principal.model.js';
+import type { PrincipalRecord } from '../auth/principal.model.js';
 import type { ServiceAccountService } from '../auth/service-account.service.js';
 import { authorize } from '../auth/authorize.js';
 import type { Call, Pipeline } from './pipeline.js';
@@ -13,16 +14,19 @@ import type { Call, Pipeline } from './pipeline.js';
 export interface AccessOpsDeps {
   pipeline: Pipeline;
   serviceAccounts: ServiceAccountService;
-  grants: GrantService;
   accessTokens: AccessTokenService;
+  assertions: ClientAssertionVerifier;
+  reviewer: AccessReviewer;
 }
 
 export class AccessOps {
   constructor(private readonly d: AccessOpsDeps) {}
 
-  async createServiceAccount(call: Call, name: string, roles: readonly string[]) {
+  async createServiceAccount(call: Call, name: string, roles: readonly string[], publicKey?: string) {
     const by = await this.d.pipeline.begin(call, 'principal:manage');
-    return this.d.serviceAccounts.create(by, name, roles);
+    // Binding roles is quorum-approvable (principal:bind); an account without roles is not.
+    if (roles.length > 0) await this.d.pipeline.begin(call, 'principal:bind');
+    return this.d.serviceAccounts.create(by, name, roles, publicKey);
   }
 
   async listPrincipals(call: Call): Promise<PrincipalRecord[]> {
@@ -32,11 +36,13 @@ export class AccessOps {
 
   async bindRoles(call: Call, name: string, roles: readonly string[]): Promise<PrincipalRecord> {
     const by = await this.d.pipeline.begin(call, 'principal:manage');
+    await this.d.pipeline.begin(call, 'principal:bind');
     return this.d.serviceAccounts.bindRoles(by, name, roles);
   }
 
   async unbindRole(call: Call, name: string, role: string): Promise<PrincipalRecord> {
     const by = await this.d.pipeline.begin(call, 'principal:manage');
+    await this.d.pipeline.begin(call, 'principal:bind');
     return this.d.serviceAccounts.unbindRole(by, name, role);
   }
 
@@ -50,30 +56,39 @@ export class AccessOps {
     return this.d.serviceAccounts.setDisabled(by, name, disabled);
   }
 
-  async createGrant(call: Call, keyRef: string, principalName: string, operations: readonly string[]): Promise<GrantRecord> {
-    const { principal, key } = await this.d.pipeline.beginKey(call, 'grant:manage', keyRef);
-    const grantee = await this.d.serviceAccounts.get(principalName);
-    return this.d.grants.create(principal, key.id, grantee, operations);
+  /** Client-assertion public keys of a service account (RFC 7523). */
+  async addClientKey(call: Call, name: string, publicKey: string) {
+    const by = await this.d.pipeline.begin(call, 'principal:manage');
+    return this.d.serviceAccounts.addKey(by, name, publicKey);
   }
 
-  async listGrants(call: Call, keyRef?: string): Promise<GrantRecord[]> {
-    if (keyRef === undefined) {
-      await this.d.pipeline.begin(call, 'grant:read');
-      return this.d.grants.list({});
-    }
-    const { key } = await this.d.pipeline.beginKey(call, 'grant:read', keyRef);
-    return this.d.grants.list({ keyId: key.id });
+  async listClientKeys(call: Call, name: string) {
+    await this.d.pipeline.begin(call, 'principal:read');
+    return this.d.serviceAccounts.listKeys(name);
   }
 
-  async revokeGrant(call: Call, id: string): Promise<GrantRecord> {
-    await this.d.pipeline.begin(call, 'grant:revoke');
-    return this.d.grants.revoke(id);
+  async deleteClientKey(call: Call, name: string, id: string): Promise<void> {
+    const by = await this.d.pipeline.begin(call, 'principal:manage');
+    await this.d.serviceAccounts.deleteKey(by, name, id);
+  }
+
+  /** Who can do what on which key, unused and expiring grants, people without MFA (issue 3/10 §8). */
+  async accessReview(call: Call, opts: { unusedDays?: number; expiringWithinDays?: number }): Promise<AccessReview> {
+    await this.d.pipeline.begin(call, 'access:review');
+    return this.d.reviewer.review(opts);
   }
 
   /** OAuth 2.0 client credentials grant (RFC 6749 §4.4): unauthenticated by bearer; the client secret is the credential. */
   async issueToken(clientId: string, clientSecret: string, expiresIn?: number) {
     this.d.pipeline.requireUnsealed();
     const p = await this.d.serviceAccounts.authenticateClient(clientId, clientSecret);
+    return this.d.accessTokens.issue(p, expiresIn);
+  }
+
+  /** Client credentials grant authenticated by a signed JWT client assertion (RFC 7523 §2.2). */
+  async issueTokenForAssertion(assertion: string, opts: { clientId?: string; host?: string }, expiresIn?: number) {
+    this.d.pipeline.requireUnsealed();
+    const p = await this.d.assertions.verify(assertion, opts);
     return this.d.accessTokens.issue(p, expiresIn);
   }
 

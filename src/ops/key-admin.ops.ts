@@ -6,25 +6,22 @@ import { WRAPPING_ALGORITHMS, wrapForExport, type WrappingAlgorithm } from '../c
 import { errors, KeywardenError } from '../errors/catalog.js';
 import { DAY_MS, DELETION_WINDOW_DAYS, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
 import type { KeyRecord, KeyVersionRecord, RevocationReason } from '../keys/key.model.js';
-import type { GrantService } from '../auth/grant.service.js';
 import type { Clock } from '../util/clock.js';
 import type { Call, Pipeline } from './pipeline.js';
 import { LIMITS, requireState } from './ops.js';
 
 export class KeyAdminOps {
-  constructor(private readonly d: { pipeline: Pipeline; keys: KeyService; clock: Clock; grants: Pick<GrantService, 'recordKeyCreator'> }) {}
+  constructor(private readonly d: { pipeline: Pipeline; keys: KeyService; clock: Clock }) {}
 
   /** Authorizes `action` on the named key (roles and grants, without revealing other keys) and returns it. */
   async #key(call: Call, action: Parameters<Pipeline['begin']>[1], keyRef: string): Promise<KeyRecord> {
     return (await this.d.pipeline.beginKey(call, action, keyRef)).key;
   }
 
-  /** Creates a key and records its creator: separation of duties bars the creator from using it. */
+  /** Creates a key with its creator (one write): separation of duties bars the creator from using it. */
   async createKey(call: Call, input: CreateKeyInput): Promise<KeyRecord> {
     const principal = await this.d.pipeline.begin(call, 'key:create');
-    const key = await this.d.keys.create(input);
-    await this.d.grants.recordKeyCreator(key.id, principal);
-    return key;
+    return this.d.keys.create(input, principal.id);
   }
 
   describeKey(call: Call, keyRef: string): Promise<KeyRecord> {

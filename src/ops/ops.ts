@@ -29,7 +29,8 @@ import type { KeyService, VersionHandle } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { TokenService } from '../auth/token.service.js';
 import { Pipeline, type Call } from './pipeline.js';
-import type { Action, GrantLookup } from '../auth/authorize.js';
+import { needsGrant, type Action, type GrantLookup } from '../auth/authorize.js';
+import { CONTEXT_CHECKED_PER_ITEM } from '../auth/grant-conditions.js';
 import type { Principal } from '../auth/token.model.js';
 
 export type { Call } from './pipeline.js';
@@ -95,7 +96,7 @@ export class Ops {
   // ---- symmetric encryption ---------------------------------------------------------------------
 
   async encrypt(call: Call, keyRef: string, plaintext: Buffer, context?: EncryptionContext, algorithm?: string): Promise<EncryptResult> {
-    const { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT');
+    const { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT', context);
     if (key.spec !== 'SYMMETRIC_DEFAULT') return this.#asymmetricEncrypt(key, plaintext, algorithm, context);
     if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `a SYMMETRIC_DEFAULT key encrypts with SYMMETRIC_DEFAULT, not ${algorithm}`);
@@ -108,13 +109,19 @@ export class Ops {
     keyRef: string,
     items: Array<{ ref: string; plaintext: Buffer; context?: EncryptionContext }>,
   ): Promise<BatchResult<EncryptResult>> {
-    let { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT');
+    // Each item is authorized with its own context, so the entry leaves context conditions to them
+    // (a principal whose grants all name a context gets in; an item that fails gets PermissionDenied).
+    const usable = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT', CONTEXT_CHECKED_PER_ITEM);
+    const principal = usable.principal;
+    const perItem = needsGrant(principal, 'key:encrypt');
+    let key = usable.key;
     checkBatchSize(items.length);
     requireSymmetric(key);
     let primary = await this.#primary(key);
     const out: BatchResult<EncryptResult> = [];
     for (const item of items) {
       try {
+        if (perItem) await this.pipeline.authorizeKey(principal, call, 'key:encrypt', key.id, item.context);
         if (this.#keys.limitReached(key, primary)) {
           key = await this.#keys.rotate(key);
           primary = await this.#primary(key);
@@ -164,7 +171,7 @@ export class Ops {
     keyRef: string,
     opts: { spec?: DataKeySpec; bytes?: number; includePlaintext?: boolean; context?: EncryptionContext },
   ): Promise<EncryptResult & { plaintext?: Buffer }> {
-    const { key } = await this.#usable(call, 'key:generate-data-key', keyRef, 'ENCRYPT_DECRYPT');
+    const { key } = await this.#usable(call, 'key:generate-data-key', keyRef, 'ENCRYPT_DECRYPT', opts.context);
     if (opts.spec !== undefined && opts.bytes !== undefined) throw errors.validation('give either spec or bytes, not both');
     let size: number;
     if (opts.bytes !== undefined) {
@@ -193,7 +200,8 @@ export class Ops {
     call: Call,
     input: { ciphertext: Buffer; context?: EncryptionContext; destinationKey: string; destinationContext?: EncryptionContext },
   ): Promise<EncryptResult & { sourceKeyId: string; sourceKeyVersion: number }> {
-    const { principal, key: destination } = await this.#usable(call, 'key:re-encrypt', input.destinationKey, 'ENCRYPT_DECRYPT');
+    // The destination is authorized with the destination context, the source (in #decryptOne) with the source context.
+    const { principal, key: destination } = await this.#usable(call, 'key:re-encrypt', input.destinationKey, 'ENCRYPT_DECRYPT', input.destinationContext);
     requireSymmetric(destination);
     const source = await this.#decryptOne(principal, call, 'key:re-encrypt', input.ciphertext, input.context, 're-encrypt');
     try {
@@ -207,7 +215,7 @@ export class Ops {
 
   /** Re-wrap: upgrades a ciphertext of `keyRef` to its primary version without returning plaintext. */
   async reWrap(call: Call, keyRef: string, ciphertext: Buffer, context?: EncryptionContext): Promise<EncryptResult & { previousKeyVersion: number }> {
-    const { key } = await this.#usable(call, 'key:re-wrap', keyRef, 'ENCRYPT_DECRYPT');
+    const { key } = await this.#usable(call, 'key:re-wrap', keyRef, 'ENCRYPT_DECRYPT', context);
     requireSymmetric(key);
     const parsed = parseCiphertext(ciphertext);
     if (parsed === undefined || parsed.header.keyId !== key.id) throw errors.invalidCiphertext();
@@ -281,9 +289,12 @@ export class Ops {
 
   // ---- internals ------------------------------------------------------------------------------------
 
-  /** Pipeline for `action` on `keyRef`, then encrypt-side rules: an Enabled key of the given usage. */
-  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage): Promise<{ principal: Principal; key: KeyRecord }> {
-    const { principal, key } = await this.pipeline.beginKey(call, action, keyRef);
+  /**
+   * Pipeline for `action` on `keyRef` (grants checked against the operation's encryption context),
+   * then encrypt-side rules: an Enabled key of the given usage.
+   */
+  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage, context?: EncryptionContext): Promise<{ principal: Principal; key: KeyRecord }> {
+    const { principal, key } = await this.pipeline.beginKey(call, action, keyRef, context);
     requireState(key, 'encrypt');
     if (key.usage !== usage) {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} has usage ${key.usage}; this operation needs a ${usage} key`);

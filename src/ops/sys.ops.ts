@@ -1,8 +1,10 @@
 /**
- * System use-cases: health, seal status, init, unseal. Init and unseal are unauthenticated by
- * design (as in Vault): they need the unseal shares, which are the credential.
+ * System use-cases: health, seal status, init, unseal, root token revocation and generation.
+ * Init, unseal and root token generation are unauthenticated by design (as in Vault): they need
+ * the unseal shares, which are the credential.
  */
 import { KeywardenError } from '../errors/catalog.js';
+import type { RootGenerationService } from '../auth/root-generation.service.js';
 import type { TokenService } from '../auth/token.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { SealStatus, SealType } from '../seal/seal.model.js';
@@ -28,6 +30,7 @@ export class SysOps {
       configuredSeal: SealType;
       pipeline: Pipeline;
       scheduler: Scheduler;
+      rootGeneration: RootGenerationService;
     },
   ) {}
 
@@ -62,6 +65,32 @@ export class SysOps {
 
   resetUnseal(): SealStatus {
     return this.d.seal.resetProgress();
+  }
+
+  /** Revokes every root token, the caller's own included (sys:revoke-root); refused without an enabled admin. */
+  async revokeRoot(call: Call): Promise<{ revoked: number }> {
+    await this.d.pipeline.begin(call, 'sys:revoke-root');
+    return this.d.rootGeneration.revokeAll();
+  }
+
+  generateRootStatus() {
+    this.d.pipeline.requireUnsealed();
+    return this.d.rootGeneration.status();
+  }
+
+  /** Starts a root token generation attempt (shares are the credential; needs an unsealed shamir seal). */
+  startGenerateRoot() {
+    this.d.pipeline.requireUnsealed();
+    return this.d.rootGeneration.start();
+  }
+
+  updateGenerateRoot(nonce: string, share: string) {
+    this.d.pipeline.requireUnsealed();
+    return this.d.rootGeneration.update(nonce, share);
+  }
+
+  cancelGenerateRoot() {
+    return this.d.rootGeneration.cancel();
   }
 
   /** The durable jobs (rotation due, deletion due, material expiry, usage flush) and their last runs. */

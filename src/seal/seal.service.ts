@@ -141,22 +141,7 @@ export class SealService {
       }
       return this.status();
     }
-    const share = decodeShare(shareB64, c.shares === 1 ? SINGLE_SHARE_BYTES : SHAMIR_SHARE_BYTES);
-    const digest = hmacSha256(c.shareCheckSalt, share);
-    if (!c.shareDigests.some((d) => constantTimeEqual(Buffer.from(d, 'hex'), digest))) {
-      zeroize(share);
-      throw new KeywardenError('InvalidShare', 'this unseal share was not issued for this Keywarden (check for a typo or a share of another cluster)', {
-        progress: this.#pending.length,
-        threshold: c.threshold,
-      });
-    }
-    if (this.#pending.some((p) => constantTimeEqual(p, share))) {
-      zeroize(share);
-      throw new KeywardenError('InvalidShare', 'this unseal share was already submitted; submit a different one', {
-        progress: this.#pending.length,
-        threshold: c.threshold,
-      });
-    }
+    const share = this.checkShare(shareB64, this.#pending);
     this.#pending.push(share);
     if (this.#pending.length < c.threshold) return this.status();
 
@@ -164,7 +149,7 @@ export class SealService {
     this.#pending = [];
     let unsealKey: Buffer | undefined;
     try {
-      unsealKey = c.shares === 1 ? Buffer.from(pending[0] as Buffer) : await combineShares(pending);
+      unsealKey = await this.#reconstruct(pending);
       if (!this.#tryUnwrap(unsealKey)) {
         throw new KeywardenError('InvalidShare', 'the submitted shares do not reconstruct the unseal key; progress was reset');
       }
@@ -172,6 +157,58 @@ export class SealService {
       zeroize(unsealKey, ...pending);
     }
     return this.status();
+  }
+
+  /**
+   * Decodes a shamir share and checks it against the per-share digests stored at init and against
+   * the shares already collected in `collected` (compared in constant time). Throws InvalidShare
+   * (with `{progress, threshold}`) for a malformed, foreign or repeated share. Used by unseal and
+   * by root-token generation (src/auth/root-generation.service.ts). The caller owns the returned
+   * buffer and MUST zeroize it.
+   */
+  checkShare(shareB64: string, collected: readonly Buffer[]): Buffer {
+    const c = this.#requireConfig();
+    if (c.type !== 'shamir') throw new KeywardenError('InvalidState', `this Keywarden uses the ${c.type} seal, which has no unseal shares`);
+    const share = decodeShare(shareB64, c.shares === 1 ? SINGLE_SHARE_BYTES : SHAMIR_SHARE_BYTES);
+    const details = { progress: collected.length, threshold: c.threshold };
+    const digest = hmacSha256(c.shareCheckSalt, share);
+    if (!c.shareDigests.some((d) => constantTimeEqual(Buffer.from(d, 'hex'), digest))) {
+      zeroize(share);
+      throw new KeywardenError('InvalidShare', 'this unseal share was not issued for this Keywarden (check for a typo or a share of another cluster)', details);
+    }
+    if (collected.some((p) => constantTimeEqual(p, share))) {
+      zeroize(share);
+      throw new KeywardenError('InvalidShare', 'this unseal share was already submitted; submit a different one', details);
+    }
+    return share;
+  }
+
+  /**
+   * True when `shares` (checked with checkShare, at least the threshold) reconstruct the unseal
+   * key that unwraps the stored root key. Changes no state: the reconstructed keys are zeroized
+   * at once. The caller still owns (and zeroizes) `shares`.
+   */
+  async sharesUnwrapRootKey(shares: readonly Buffer[]): Promise<boolean> {
+    const c = this.#requireConfig();
+    if (shares.length < c.threshold) return false;
+    let unsealKey: Buffer | undefined;
+    let wrapping: SecretBytes | undefined;
+    try {
+      unsealKey = await this.#reconstruct(shares);
+      wrapping = SecretBytes.copyOf(unsealKey);
+      const root = barrierUnwrap(wrapping, ROOT_KEY_PURPOSE, c.wrappedRootKey);
+      zeroize(root);
+      return root !== undefined;
+    } catch {
+      return false;
+    } finally {
+      zeroize(unsealKey);
+      wrapping?.dispose();
+    }
+  }
+
+  #reconstruct(shares: readonly Buffer[]): Promise<Buffer> {
+    return this.#requireConfig().shares === 1 ? Promise.resolve(Buffer.from(shares[0] as Buffer)) : combineShares(shares);
   }
 
   resetProgress(): SealStatus {
@@ -224,7 +261,7 @@ async function splitKey(key: Buffer, shares: number, threshold: number): Promise
   }
 }
 
-async function combineShares(shares: Buffer[]): Promise<Buffer> {
+async function combineShares(shares: readonly Buffer[]): Promise<Buffer> {
   const plain = shares.map((s) => new Uint8Array(s));
   try {
     const secret = await combine(plain);

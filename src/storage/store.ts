@@ -3,6 +3,9 @@ import type { SealStore } from '../seal/seal.store.js';
 import type { TokenStore } from '../auth/token.store.js';
 import type { JobStore } from '../jobs/job.store.js';
 import type { PrincipalStore } from '../auth/principal.store.js';
+import type { AuditStore } from '../audit/audit.store.js';
+import type { ApprovalStore } from '../auth/approval.store.js';
+import type { UserStore } from '../auth/user.store.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -11,6 +14,10 @@ export interface Store {
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
   readonly principals: PrincipalStore;
+  /** The append-only audit ledger (no update or delete methods). */
+  readonly audit: AuditStore;
+  readonly approvals: ApprovalStore;
+  readonly users: UserStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

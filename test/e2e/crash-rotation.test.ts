@@ -8,16 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDevServer } from './helpers.js';
-
-async function api(address: string, token: string, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${address}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: (await res.json()) as any };
-}
+import { api, startDevServer } from './helpers.js';
 
 test('SIGKILL during a rotation loop loses no ciphertext and leaves one consistent primary', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'kw-crash-'));

@@ -45,9 +45,13 @@ export interface RunOptions {
   input?: Buffer | string;
 }
 
-/** Environment of the test process without KEYWARDEN_* variables, plus `extra`. */
+/**
+ * Environment of the test process without KEYWARDEN_* variables, plus `extra`. The saved-login
+ * token file points at a path that never exists unless the test sets KEYWARDEN_TOKEN_FILE, so a
+ * `~/.keywarden/token` on the machine never leaks into a test.
+ */
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = { KEYWARDEN_TOKEN_FILE: join(tmpdir(), `keywarden-e2e-no-token-file-${process.pid}`) };
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KEYWARDEN_')) env[k] = v;
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
@@ -121,6 +125,24 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
     proc.once('error', reject);
     proc.once('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
   });
+}
+
+/** A JSON request to a test server; `status` and parsed `json` of the answer. */
+export async function api(address: string, token: string | null, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(address + path, {
+    method,
+    headers: { ...(token !== null ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+}
+
+/** Like api(), for setup steps that must succeed: asserts a 2xx answer and returns its JSON. */
+export async function apiOk(address: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await api(address, token, method, path, body);
+  assert.ok(r.status >= 200 && r.status < 300, `${method} ${path} -> ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
 }
 
 /** Asserts a successful run and returns its stdout. */

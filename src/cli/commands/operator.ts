@@ -25,16 +25,32 @@ const ONCE_WARNING = [
   '',
 ].join('\n');
 
+interface GenerateRootStatus {
+  started: boolean;
+  nonce: string | null;
+  required: number;
+  progress: number;
+  expiresAt: string | null;
+  complete?: boolean;
+  rootToken?: string;
+}
+
+/** Hidden prompt on a terminal (the typed share is not echoed). */
+async function promptHidden(question: string): Promise<string> {
+  process.stderr.write(question);
+  const muted = new Writable({ write: (_chunk, _enc, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  const answer = await rl.question('');
+  rl.close();
+  process.stderr.write('\n');
+  return answer.trim();
+}
+
 /** Reads one unseal share: a hidden prompt on a terminal, otherwise the first non-empty line of stdin. */
 async function readShare(): Promise<string> {
   let share: string;
   if (process.stdin.isTTY) {
-    process.stderr.write('Unseal share (input is hidden): ');
-    const muted = new Writable({ write: (_chunk, _enc, done) => done() });
-    const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
-    share = await rl.question('');
-    rl.close();
-    process.stderr.write('\n');
+    share = await promptHidden('Unseal share (input is hidden): ');
   } else {
     share = (await readStdin()).toString('utf8').split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
   }
@@ -80,6 +96,44 @@ export function registerOperatorCommands(program: Command): void {
       const res = await client.post<SealStatus>('/v1/sys/unseal', body);
       if (format === 'json') return printJson(res);
       printLine(res.sealed ? `Unseal progress: ${res.progress}/${res.threshold}` : 'Unsealed');
+    });
+
+  operator
+    .command('generate-root')
+    .description('Make a new root token from a quorum of unseal shares (shamir seal): shares one per line on stdin, or prompted')
+    .option('--nonce <nonce>', 'continue the attempt another operator started (instead of starting one)')
+    .option('--cancel', 'cancel the attempt in progress')
+    .action(async (opts: { nonce?: string; cancel?: boolean }, cmd: Command) => {
+      if (opts.cancel && opts.nonce !== undefined) cmd.error('error: give either --nonce or --cancel, not both', { exitCode: 2 });
+      const { client, format } = runtime(cmd);
+      if (opts.cancel) {
+        const res = await client.call<GenerateRootStatus>('DELETE', '/v1/sys/generate-root/attempt');
+        return format === 'json' ? printJson(res) : printLine('Root token generation attempt cancelled');
+      }
+      let st = opts.nonce === undefined ? await client.post<GenerateRootStatus>('/v1/sys/generate-root/attempt') : await client.get<GenerateRootStatus>('/v1/sys/generate-root/attempt');
+      const nonce = opts.nonce ?? (st.nonce as string);
+      if (!st.started || st.nonce !== nonce) throw new Error('no root token generation attempt with this nonce is in progress');
+      // Shares come one per line (stdin) or one per hidden prompt (terminal) until the threshold.
+      const lines = process.stdin.isTTY ? undefined : (await readStdin()).toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+      while (!st.complete) {
+        const share = lines ? lines.shift() : await promptHidden(`Unseal share ${st.progress + 1} of ${st.required} (input is hidden): `);
+        if (share === undefined || share === '') break;
+        st = await client.post<GenerateRootStatus>('/v1/sys/generate-root/update', { nonce, share });
+      }
+      if (format === 'json') printJson(st);
+      else if (st.complete) printLine(`Root token: ${st.rootToken}`);
+      else printLine(`Progress: ${st.progress}/${st.required}. Other operators continue with: keywarden operator generate-root --nonce ${nonce}`);
+      if (st.complete) process.stderr.write('\nThe new root token is shown ONLY ONCE. Use it for what needs it, then revoke it: keywarden operator revoke-root\n');
+    });
+
+  operator
+    .command('revoke-root')
+    .description('Revoke every root token, this one included (refused while no enabled admin exists)')
+    .action(async (_opts: object, cmd: Command) => {
+      const { client, format } = runtime(cmd);
+      const res = await client.post<{ revoked: number }>('/v1/sys/root-token/revoke');
+      if (format === 'json') return printJson(res);
+      printLine(`Revoked ${res.revoked} root token${res.revoked === 1 ? '' : 's'}`);
     });
 
   operator

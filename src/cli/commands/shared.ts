@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { KeywardenClient } from '../client.js';
 import type { Format } from '../output.js';
@@ -9,6 +12,8 @@ export interface GlobalOptions {
   address: string;
   token?: string;
   caCert?: string;
+  /** One-time password for MFA step-up (sent as X-Keywarden-OTP). */
+  otp?: string;
   format: Format;
 }
 
@@ -17,10 +22,40 @@ export interface Runtime {
   format: Format;
 }
 
-/** The API client and output format selected by the global options of `cmd`. */
-export function runtime(cmd: Command): Runtime {
+/**
+ * The API client and output format selected by the global options of `cmd`. The token is
+ * --token / KEYWARDEN_TOKEN, else the one `keywarden login` saved.
+ */
+export function runtime(cmd: Command, { token = true } = {}): Runtime {
   const g = cmd.optsWithGlobals<GlobalOptions>();
-  return { client: new KeywardenClient({ address: g.address, token: g.token, caCert: g.caCert }), format: g.format };
+  const bearer = token ? (g.token ?? readSavedToken()) : undefined;
+  return { client: new KeywardenClient({ address: g.address, token: bearer, caCert: g.caCert, otp: g.otp }), format: g.format };
+}
+
+/** Where `keywarden login` keeps the token: $KEYWARDEN_TOKEN_FILE, else ~/.keywarden/token. */
+export function tokenFilePath(): string {
+  return process.env.KEYWARDEN_TOKEN_FILE || join(homedir(), '.keywarden', 'token');
+}
+
+export function readSavedToken(): string | undefined {
+  try {
+    return readFileSync(tokenFilePath(), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Saves a token readable by its owner only (directory 0700, file 0600, even if it existed before). */
+export async function saveToken(token: string): Promise<string> {
+  const path = tokenFilePath();
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+  return path;
+}
+
+export async function removeSavedToken(): Promise<void> {
+  await rm(tokenFilePath(), { force: true });
 }
 
 /** Path segment for a key id or alias (aliases contain `/`). */

@@ -22,6 +22,7 @@ function keyFromRow(row: Row, aliases: string[]): KeyRecord {
     origin: row.origin as KeyRecord['origin'],
     exportable: row.exportable === 1,
     createdAt: row.created_at as number,
+    createdBy: (row.created_by as string | null) ?? null,
     updatedAt: row.updated_at as number,
     primaryVersion: row.primary_version as number,
     minDecryptionVersion: row.min_decryption_version as number,
@@ -62,6 +63,7 @@ const keyParams = (k: KeyRecord) => ({
   origin: k.origin,
   exportable: k.exportable ? 1 : 0,
   createdAt: k.createdAt,
+  createdBy: k.createdBy,
   updatedAt: k.updatedAt,
   primaryVersion: k.primaryVersion,
   minDecryptionVersion: k.minDecryptionVersion,
@@ -94,10 +96,10 @@ export class SqliteKeyStore implements KeyStore {
     this.#db = db;
     const q = {
       insertKey: db.prepare(
-        `INSERT INTO keys (id, description, spec, usage, state, origin, exportable, created_at, updated_at, primary_version,
+        `INSERT INTO keys (id, description, spec, usage, state, origin, exportable, created_at, created_by, updated_at, primary_version,
            min_decryption_version, rotation_period_ms, next_rotation_at, usage_limit, deletion_at, destroyed_at, compromised_at,
            revocation_reason, material_expires_at, tags)
-         VALUES (@id, @description, @spec, @usage, @state, @origin, @exportable, @createdAt, @updatedAt, @primaryVersion,
+         VALUES (@id, @description, @spec, @usage, @state, @origin, @exportable, @createdAt, @createdBy, @updatedAt, @primaryVersion,
            @minDecryptionVersion, @rotationPeriodMs, @nextRotationAt, @usageLimit, @deletionAt, @destroyedAt, @compromisedAt,
            @revocationReason, @materialExpiresAt, @tags)`,
       ),

@@ -3,12 +3,14 @@
  * handle: migrations MUST already be applied; durability comes from synchronous=FULL (SqliteStore).
  */
 import type Database from 'better-sqlite3';
-import type { ClientCredential, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
+import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
+import type { ClientKeyRecord } from '../../auth/client-assertion.js';
 
 type Row = Record<string, unknown>;
 
-const principalFromRow = (r: Row): PrincipalRecord => ({
+/** A principals row (also joined into users by SqliteUserStore) as a record. */
+export const principalFromRow = (r: Row): PrincipalRecord => ({
   id: r.id as string,
   name: r.name as string,
   kind: r.kind as PrincipalKind,
@@ -19,12 +21,16 @@ const principalFromRow = (r: Row): PrincipalRecord => ({
 
 const grantFromRow = (r: Row): GrantRecord => ({
   id: r.id as string,
-  keyId: r.key_id as string,
+  keyId: (r.key_id as string | null) ?? null,
+  tagSelector: r.tag_selector === null ? null : (JSON.parse(r.tag_selector as string) as Record<string, string>),
   principalId: r.principal_id as string,
   operations: JSON.parse(r.operations as string) as GrantOperation[],
+  conditions: JSON.parse(r.conditions as string) as GrantConditions,
   createdBy: r.created_by as string,
   createdAt: r.created_at as number,
   revokedAt: (r.revoked_at as number | null) ?? null,
+  lastUsedAt: (r.last_used_at as number | null) ?? null,
+  approvalRequestId: (r.approval_request_id as string | null) ?? null,
 });
 
 const credentialFromRow = (r: Row): ClientCredential => ({
@@ -62,13 +68,14 @@ export class SqlitePrincipalStore implements PrincipalStore {
       deleteCredentials: db.prepare('DELETE FROM client_credentials WHERE principal_id = ?'),
       credential: db.prepare('SELECT * FROM client_credentials WHERE client_id = ?'),
       insertGrant: db.prepare(
-        `INSERT INTO grants (id, key_id, principal_id, operations, created_by, created_at, revoked_at)
-         VALUES (@id, @keyId, @principalId, @operations, @createdBy, @createdAt, @revokedAt)`,
+        `INSERT INTO grants (id, key_id, tag_selector, principal_id, operations, conditions, created_by, created_at, revoked_at, last_used_at, approval_request_id)
+         VALUES (@id, @keyId, @tagSelector, @principalId, @operations, @conditions, @createdBy, @createdAt, @revokedAt, @lastUsedAt, @approvalRequestId)`,
       ),
       grant: db.prepare('SELECT * FROM grants WHERE id = ?'),
       revokeGrant: db.prepare('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      setKeyCreator: db.prepare('INSERT OR IGNORE INTO key_creators (key_id, principal_id, created_at) VALUES (?, ?, ?)'),
-      keyCreator: db.prepare('SELECT principal_id FROM key_creators WHERE key_id = ?').pluck(),
+      grantUse: db.prepare('UPDATE grants SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?'),
+      // The creator is written with the key (keys.created_by, migration 6).
+      keyCreator: db.prepare('SELECT created_by FROM keys WHERE id = ?').pluck(),
       revokeToken: db.prepare('INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)'),
       tokenRevoked: db.prepare('SELECT 1 FROM revoked_tokens WHERE jti = ?').pluck(),
       purgeRevoked: db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?'),
@@ -122,7 +129,12 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async createGrant(g: GrantRecord) {
-    this.#q.insertGrant.run({ ...g, operations: JSON.stringify(g.operations) });
+    this.#q.insertGrant.run({
+      ...g,
+      tagSelector: g.tagSelector === null ? null : JSON.stringify(g.tagSelector),
+      operations: JSON.stringify(g.operations),
+      conditions: JSON.stringify(g.conditions),
+    });
   }
 
   async getGrant(id: string) {
@@ -130,10 +142,10 @@ export class SqlitePrincipalStore implements PrincipalStore {
     return r && grantFromRow(r);
   }
 
-  async listGrants(filter: { keyId?: string; principalId?: string; includeRevoked?: boolean }) {
+  async listGrants(filter: { keyId?: string; withSelectors?: boolean; principalId?: string; includeRevoked?: boolean }) {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.keyId !== undefined) (where.push('key_id = ?'), args.push(filter.keyId));
+    if (filter.keyId !== undefined) (where.push(filter.withSelectors ? '(key_id = ? OR key_id IS NULL)' : 'key_id = ?'), args.push(filter.keyId));
     if (filter.principalId !== undefined) (where.push('principal_id = ?'), args.push(filter.principalId));
     if (!filter.includeRevoked) where.push('revoked_at IS NULL');
     const sql = `SELECT * FROM grants${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at, id`;
@@ -144,12 +156,14 @@ export class SqlitePrincipalStore implements PrincipalStore {
     return this.#q.revokeGrant.run(at, id).changes === 1;
   }
 
-  async setKeyCreator(keyId: string, principalId: string, at: number) {
-    this.#q.setKeyCreator.run(keyId, principalId, at);
+  async recordGrantUse(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>) {
+    this.#db.transaction(() => {
+      for (const u of uses) this.#q.grantUse.run(u.lastUsedAt, u.id);
+    }).immediate();
   }
 
   async getKeyCreator(keyId: string) {
-    return (this.#q.keyCreator.get(keyId) as string | undefined) ?? undefined;
+    return (this.#q.keyCreator.get(keyId) as string | null | undefined) ?? undefined;
   }
 
   async revokeToken(jti: string, expiresAt: number) {
@@ -174,5 +188,72 @@ export class SqlitePrincipalStore implements PrincipalStore {
       this.#q.insertSigningKey.run(k);
       return signingKeyFromRow(this.#q.signingKey.get() as Row);
     }).immediate();
+  }
+
+  // Client-assertion keys and jti replay records (migration 8). Statements are prepared on first use.
+  #ck?: {
+    insert: Database.Statement;
+    count: Database.Statement;
+    byFingerprint: Database.Statement;
+    list: Database.Statement;
+    del: Database.Statement;
+    purgeJtis: Database.Statement;
+    insertJti: Database.Statement;
+    clientIdOf: Database.Statement;
+  };
+
+  get #clientKeyQueries() {
+    this.#ck ??= {
+      insert: this.#db.prepare(
+        'INSERT INTO client_keys (id, principal_id, alg, public_key, fingerprint, created_at) VALUES (@id, @principalId, @alg, @publicKey, @fingerprint, @createdAt)',
+      ),
+      count: this.#db.prepare('SELECT COUNT(*) FROM client_keys WHERE principal_id = ?').pluck(),
+      byFingerprint: this.#db.prepare('SELECT 1 FROM client_keys WHERE principal_id = ? AND fingerprint = ?').pluck(),
+      list: this.#db.prepare('SELECT * FROM client_keys WHERE principal_id = ? ORDER BY created_at, rowid'),
+      del: this.#db.prepare('DELETE FROM client_keys WHERE principal_id = ? AND id = ?'),
+      purgeJtis: this.#db.prepare('DELETE FROM client_assertion_jtis WHERE expires_at < ?'),
+      insertJti: this.#db.prepare('INSERT OR IGNORE INTO client_assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)'),
+      clientIdOf: this.#db.prepare('SELECT client_id FROM client_credentials WHERE principal_id = ? ORDER BY created_at DESC LIMIT 1').pluck(),
+    };
+    return this.#ck;
+  }
+
+  async addClientKey(k: ClientKeyRecord, max: number) {
+    const q = this.#clientKeyQueries;
+    return this.#db.transaction((): 'added' | 'duplicate' | 'limit' => {
+      if (q.byFingerprint.get(k.principalId, k.fingerprint) !== undefined) return 'duplicate';
+      if ((q.count.get(k.principalId) as number) >= max) return 'limit';
+      q.insert.run(k);
+      return 'added';
+    }).immediate();
+  }
+
+  async listClientKeys(principalId: string) {
+    return (this.#clientKeyQueries.list.all(principalId) as Row[]).map(
+      (r): ClientKeyRecord => ({
+        id: r.id as string,
+        principalId: r.principal_id as string,
+        alg: r.alg as ClientKeyRecord['alg'],
+        publicKey: r.public_key as Buffer,
+        fingerprint: r.fingerprint as string,
+        createdAt: r.created_at as number,
+      }),
+    );
+  }
+
+  async deleteClientKey(principalId: string, id: string) {
+    return this.#clientKeyQueries.del.run(principalId, id).changes === 1;
+  }
+
+  async useAssertionJti(clientId: string, jti: string, expiresAt: number, now: number) {
+    const q = this.#clientKeyQueries;
+    return this.#db.transaction(() => {
+      q.purgeJtis.run(now);
+      return q.insertJti.run(clientId, jti, expiresAt).changes === 1;
+    }).immediate();
+  }
+
+  async getClientIdOf(principalId: string) {
+    return (this.#clientKeyQueries.clientIdOf.get(principalId) as string | undefined) ?? undefined;
   }
 }

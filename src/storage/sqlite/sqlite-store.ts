@@ -19,6 +19,12 @@ import { SqliteJobStore } from './sqlite-job-store.js';
 import type { JobStore } from '../../jobs/job.store.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import { SqlitePrincipalStore } from './sqlite-principal-store.js';
+import type { AuditStore } from '../../audit/audit.store.js';
+import { SqliteAuditStore } from './sqlite-audit-store.js';
+import type { ApprovalStore } from '../../auth/approval.store.js';
+import { SqliteApprovalStore } from './sqlite-approval-store.js';
+import type { UserStore } from '../../auth/user.store.js';
+import { SqliteUserStore } from './sqlite-user-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -50,7 +56,11 @@ export class SqliteStore implements Store {
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
   readonly principals: PrincipalStore;
+  readonly audit: AuditStore;
+  readonly approvals: ApprovalStore;
+  readonly users: UserStore;
   readonly #db: Database.Database;
+  readonly #audit: SqliteAuditStore;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -79,12 +89,18 @@ export class SqliteStore implements Store {
          VALUES (@hash, @accessor, @kind, @displayName, @createdAt)`,
       ),
       getToken: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
+      getTokenByAccessor: db.prepare('SELECT * FROM tokens WHERE accessor = ?'),
+      deleteTokensOfKind: db.prepare('DELETE FROM tokens WHERE kind = ?'),
       schemaVersion: db.prepare('SELECT COALESCE(MAX(version), 0) FROM schema_migrations').pluck(),
     };
 
     this.keys = new SqliteKeyStore(db);
     this.jobs = new SqliteJobStore(db);
     this.principals = new SqlitePrincipalStore(db);
+    // For a file, audit appends run on a writer thread with its own connection (no fsync stalls).
+    this.audit = this.#audit = new SqliteAuditStore(db, path);
+    this.approvals = new SqliteApprovalStore(db);
+    this.users = new SqliteUserStore(db);
 
     this.seal = {
       getSealConfig: async () => {
@@ -119,6 +135,11 @@ export class SqliteStore implements Store {
           createdAt: row.created_at as number,
         };
       },
+      findTokenByAccessor: async (accessor) => {
+        const row = q.getTokenByAccessor.get(accessor) as Row | undefined;
+        return row === undefined ? undefined : this.tokens.findTokenByHash(row.hash as string);
+      },
+      deleteTokensOfKind: async (kind) => q.deleteTokensOfKind.run(kind).changes,
     };
     this.schemaVersion = async () => q.schemaVersion.get() as number;
   }
@@ -126,6 +147,7 @@ export class SqliteStore implements Store {
   schemaVersion: () => Promise<number>;
 
   async close(): Promise<void> {
+    await this.#audit.close();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -1,6 +1,6 @@
-/** TypeBox schemas of the access-control REST routes (principals, grants, OAuth token endpoint). */
+/** TypeBox schemas of the access-control REST routes (principals, OAuth token endpoint; grants: grants.schemas.ts). */
 import { Type, type TLiteral } from '@sinclair/typebox';
-import { GRANT_OPERATIONS, PRINCIPAL_KINDS, PRINCIPAL_NAME_PATTERN, ROLES } from '../../auth/principal.model.js';
+import { PRINCIPAL_KINDS, PRINCIPAL_NAME_PATTERN, ROLES } from '../../auth/principal.model.js';
 
 const Lit = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)) as Array<TLiteral<T[number]>>);
 const Name = Type.String({ pattern: PRINCIPAL_NAME_PATTERN, description: 'Principal name' });
@@ -16,40 +16,33 @@ export const PrincipalOut = Type.Object({
 });
 export const PrincipalEnvelope = Type.Object({ principal: PrincipalOut });
 export const PrincipalListOut = Type.Object({ principals: Type.Array(PrincipalOut) });
+const PublicKeyPem = Type.String({ minLength: 1, maxLength: 16384, description: 'SPKI PEM public key for signed JWT client assertions: Ed25519 (EdDSA), P-256 (ES256) or RSA ≥ 2048 bits (RS256)' });
 export const CreatePrincipalBody = Type.Object(
-  { name: Name, kind: Type.Optional(Type.Literal('service-account')), roles: RoleList },
+  { name: Name, kind: Type.Optional(Type.Literal('service-account')), roles: RoleList, publicKey: Type.Optional(PublicKeyPem) },
   { additionalProperties: false },
 );
+/** A registered client-assertion public key (RFC 7523); `id` is the JWS `kid` a client may send. */
+export const ClientKeyOut = Type.Object({
+  id: Type.String(),
+  alg: Type.String(),
+  fingerprint: Type.String({ description: 'SHA-256 of the SPKI DER, base64url' }),
+  createdAt: Type.String({ format: 'date-time' }),
+});
 export const CredentialsOut = Type.Object({
   principal: PrincipalOut,
   clientId: Type.String(),
   clientSecret: Type.String({ description: 'Shown once; only its SHA-256 is stored' }),
+  key: Type.Optional(ClientKeyOut),
 });
+export const ClientKeyBody = Type.Object({ publicKey: PublicKeyPem }, { additionalProperties: false });
+export const ClientKeyEnvelope = Type.Object({ key: ClientKeyOut });
+export const ClientKeyListOut = Type.Object({ keys: Type.Array(ClientKeyOut) });
+export const NameKeyParams = Type.Object({ name: Type.String({ maxLength: 200 }), id: Type.String({ maxLength: 64 }) });
+export const DeletedOut = Type.Object({ deleted: Type.Boolean() });
 export const RolesBody = Type.Object({ roles: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 5 }) }, { additionalProperties: false });
 export const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
 export const NameRoleParams = Type.Object({ name: Type.String({ maxLength: 200 }), role: Type.String({ maxLength: 64 }) });
 
-export const GrantOut = Type.Object({
-  id: Type.String(),
-  keyId: Type.String(),
-  principalId: Type.String(),
-  operations: Type.Array(Type.String()),
-  createdBy: Type.String(),
-  createdAt: Type.String({ format: 'date-time' }),
-  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-});
-export const GrantEnvelope = Type.Object({ grant: GrantOut });
-export const GrantListOut = Type.Object({ grants: Type.Array(GrantOut) });
-export const CreateGrantBody = Type.Object(
-  {
-    key: Type.String({ minLength: 1, maxLength: 300, description: 'Key id or alias' }),
-    principal: Name,
-    operations: Type.Array(Type.String({ maxLength: 40 }), { minItems: 1, maxItems: GRANT_OPERATIONS.length, description: `Any of ${GRANT_OPERATIONS.join(', ')}` }),
-  },
-  { additionalProperties: false },
-);
-export const GrantQuery = Type.Object({ key: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) }, { additionalProperties: false });
-export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 /** RFC 6749 §4.4.2 access token request (JSON or application/x-www-form-urlencoded). */
 export const TokenBody = Type.Object(
@@ -57,6 +50,8 @@ export const TokenBody = Type.Object(
     grant_type: Type.String({ maxLength: 64 }),
     client_id: Type.Optional(Type.String({ maxLength: 128 })),
     client_secret: Type.Optional(Type.String({ maxLength: 256 })),
+    client_assertion_type: Type.Optional(Type.String({ maxLength: 128, description: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 §2.2)' })),
+    client_assertion: Type.Optional(Type.String({ minLength: 1, maxLength: 8192, description: 'Signed JWT client assertion (RFC 7523 §3)' })),
     scope: Type.Optional(Type.String({ maxLength: 256 })),
     expires_in: Type.Optional(Type.Union([Type.Integer(), Type.String({ pattern: '^[0-9]{1,6}$' })], { description: 'Requested lifetime in seconds (60–3600)' })),
   },
@@ -70,3 +65,72 @@ export const RevokeTokenBody = Type.Object(
   { additionalProperties: false },
 );
 export const RevokeTokenOut = Type.Object({ revoked: Type.Boolean() });
+
+/** GET /v1/access-review (issue 3/10 §8). Day counts are query strings (no type coercion). */
+export const AccessReviewQuery = Type.Object(
+  {
+    unusedDays: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'Grants unused for this many days are reported (default 30)' })),
+    expiringWithinDays: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: 'Grants whose notAfter falls within this many days are reported (default 7)' })),
+  },
+  { additionalProperties: false },
+);
+const Iso = Type.String({ format: 'date-time' });
+const IsoOrNull = Type.Union([Iso, Type.Null()]);
+const Pairs = Type.Record(Type.String(), Type.String());
+const PrincipalRef = Type.Object({ id: Type.String(), name: Type.String() });
+const ReviewConditions = Type.Object({
+  contextEquals: Type.Optional(Pairs),
+  contextIncludes: Type.Optional(Pairs),
+  sourceCidrs: Type.Optional(Type.Array(Type.String())),
+  notBefore: Type.Optional(Iso),
+  notAfter: Type.Optional(Iso),
+});
+const ReviewedGrantOut = Type.Object({
+  id: Type.String(),
+  principal: PrincipalRef,
+  via: Type.Union([Type.Literal('key'), Type.Literal('tag-selector')]),
+  tagSelector: Type.Union([Pairs, Type.Null()]),
+  operations: Type.Array(Type.String()),
+  conditions: ReviewConditions,
+  expiresAt: IsoOrNull,
+  createdAt: Iso,
+  createdBy: PrincipalRef,
+  lastUsedAt: IsoOrNull,
+  approvalRequestId: Type.Union([Type.String(), Type.Null()]),
+  inEffect: Type.Boolean(),
+  notInEffect: Type.Optional(Type.String()),
+});
+const GrantFindingOut = Type.Object({
+  grantId: Type.String(),
+  principal: PrincipalRef,
+  keyId: Type.Union([Type.String(), Type.Null()]),
+  tagSelector: Type.Union([Pairs, Type.Null()]),
+  operations: Type.Array(Type.String()),
+  createdAt: Iso,
+  lastUsedAt: IsoOrNull,
+  expiresAt: IsoOrNull,
+});
+const RolePower = Type.Object({ role: Type.String(), what: Type.String() });
+export const AccessReviewOut = Type.Object({
+  generatedAt: Iso,
+  unusedDays: Type.Integer(),
+  expiringWithinDays: Type.Integer(),
+  roleWidePowers: Type.Object({ administer: RolePower, revoke: RolePower, read: RolePower }),
+  keys: Type.Array(
+    Type.Object({
+      keyId: Type.String(),
+      aliases: Type.Array(Type.String()),
+      state: Type.String(),
+      tags: Pairs,
+      createdBy: Type.Union([PrincipalRef, Type.Null()]),
+      roleAccess: Type.Object({ administer: Type.Array(PrincipalRef), revoke: Type.Array(PrincipalRef), read: Type.Array(PrincipalRef) }),
+      grants: Type.Array(ReviewedGrantOut),
+    }),
+  ),
+  findings: Type.Object({
+    unusedGrants: Type.Array(GrantFindingOut),
+    expiringGrants: Type.Array(GrantFindingOut),
+    principalsWithoutMfa: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), roles: Type.Array(Type.String()) })),
+    mfaNotApplicable: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), kind: Type.Literal('service-account'), roles: Type.Array(Type.String()) })),
+  }),
+});

@@ -20,6 +20,8 @@ export const ErrorBody = Type.Object({
     code: Str({ description: 'Stable error code from the error catalog' }),
     message: Str(),
     requestId: Str(),
+    retryAfterSeconds: Type.Optional(Type.Integer({ description: 'LockedOut: seconds until another attempt is allowed (also the Retry-After header)' })),
+    requiredApprovals: Type.Optional(Type.Integer({ description: 'ApprovalRequired: how many approvals the action needs' })),
   }),
 });
 
@@ -276,6 +278,21 @@ export const HealthOut = Type.Object({
   serverTime: Str({ format: 'date-time' }),
 });
 export const SealedOut = Type.Object({ sealed: Type.Boolean() });
+export const RevokeRootOut = Type.Object({ revoked: Type.Integer({ description: 'How many root tokens were revoked' }) });
+/** Root token generation (quorum of unseal shares). `rootToken` appears once, on the completing update. */
+export const GenerateRootOut = Type.Object({
+  started: Type.Boolean(),
+  nonce: Type.Union([Type.String(), Type.Null()]),
+  required: Type.Integer(),
+  progress: Type.Integer(),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  complete: Type.Optional(Type.Boolean()),
+  rootToken: Type.Optional(Type.String({ description: 'Shown once' })),
+});
+export const GenerateRootUpdateBody = Type.Object(
+  { nonce: Type.String({ minLength: 1, maxLength: 64 }), share: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
 export const InitBody = Type.Object(
   { shares: Type.Integer({ minimum: 1, maximum: 255 }), threshold: Type.Integer({ minimum: 1, maximum: 255 }) },
   { additionalProperties: false },

@@ -13,6 +13,9 @@ import { registerCryptoRoutes } from './routes/crypto.routes.js';
 import { registerKeyRoutes } from './routes/keys.routes.js';
 import { registerSysRoutes } from './routes/sys.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
+import { registerUserRoutes } from './routes/user.routes.js';
+import { registerGrantRoutes } from './routes/grants.routes.js';
+import { registerApprovalRoutes } from './routes/approval.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
 
@@ -89,7 +92,7 @@ export function toErrorResponse(err: unknown, requestId: string, log?: FastifyRe
     if (e.code === 'Internal') log?.error({ err, reqId: requestId }, 'unhandled error');
   }
   // Catalog messages never carry secrets (src/errors/catalog.ts contract; test/e2e/log-secrets.test.ts checks).
-  if (log?.isLevelEnabled('debug')) log.debug({ reqId: requestId, code: e.code, message: e.message }, 'request refused');
+  if (log !== undefined && (log.level === 'debug' || log.level === 'trace')) log.debug({ reqId: requestId, code: e.code, message: e.message }, 'request refused');
   return { status: ERROR_CATALOG[e.code].status, body: { error: { code: e.code, message: e.message, requestId, ...(e.details ?? {}) } } };
 }
 
@@ -168,6 +171,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   });
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toErrorResponse(err, req.id, req.log);
+    // RFC 9110 §10.2.3: tell a locked-out (or otherwise throttled) client when to come back.
+    const retryAfter = isKeywardenError(err) ? err.details?.retryAfterSeconds : undefined;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
     reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
@@ -179,6 +185,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerKeyRoutes(app, deps);
   registerCryptoRoutes(app, deps);
   registerAuthRoutes(app, deps);
+  registerUserRoutes(app, deps);
+  registerGrantRoutes(app, deps);
+  registerApprovalRoutes(app, deps);
 
   return app;
 }

@@ -27,6 +27,15 @@ export function registerSysRoutes(app: FastifyInstance, { ops, sys }: HttpDeps):
     await ops.sealNow(call(req));
     return { sealed: true };
   });
+  app.post('/v1/sys/root-token/revoke', { schema: { tags, response: S.withErrors({ 200: S.RevokeRootOut }) } }, async (req) => sys.revokeRoot(call(req)));
+  const attemptView = <T extends { expiresAt: number | null }>(s: T) => ({ ...s, expiresAt: iso(s.expiresAt) });
+  app.get('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.generateRootStatus()));
+  app.post('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.startGenerateRoot()));
+  app.delete('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.cancelGenerateRoot()));
+  app.post('/v1/sys/generate-root/update', { schema: { tags, security: [], body: S.GenerateRootUpdateBody, response: S.withErrors({ 200: S.GenerateRootOut }) } }, async (req) => {
+    const b = req.body as { nonce: string; share: string };
+    return attemptView(await sys.updateGenerateRoot(b.nonce, b.share));
+  });
   app.get('/v1/sys/jobs', { schema: { tags, response: S.withErrors({ 200: S.JobsOut }) } }, async (req) => {
     const jobs = await sys.jobs(call(req));
     return {

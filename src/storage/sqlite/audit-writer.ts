@@ -1,0 +1,95 @@
+/**
+ * The audit ledger's writer thread, main-thread side: sends each batch of events to a worker that
+ * holds its own connection to the database file and runs the append transaction there
+ * (audit-writer.worker.ts), so the fsync of synchronous=FULL never blocks the event loop.
+ *
+ * The worker handles one message at a time, so batches commit in the order sent. It is started on
+ * the first append, keeps the process alive only while a batch is in flight, and is restarted on
+ * the next append if it dies (every batch in flight is then rejected: fail closed).
+ */
+import { Worker } from 'node:worker_threads';
+import type { AuditAppend, CheckpointRecord } from '../../audit/audit.store.js';
+import type { AuditEvent } from '../../audit/event.js';
+
+export type WriterRequest =
+  | { id: number; events: readonly AuditEvent[] }
+  | { id: number; checkpoint: CheckpointRecord }
+  | { close: true };
+export type WriterReply = { id: number; first: number; hashes: Uint8Array } | { id: number; done: true } | { id: number; error: string };
+
+// From the TypeScript sources (tsx, tests) the worker must load tsx itself: workers do not inherit
+// the loader hooks of the main thread. Dynamic import() only, so that the bootstrap runs both as a
+// script and as a module (workers inherit --input-type).
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+const ENTRY = new URL(`./audit-writer.worker.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url).href;
+const BOOTSTRAP = `import('node:worker_threads').then(async ({ workerData: d }) => {
+  if (d.tsx) (await import(d.tsx)).register();
+  await import(d.entry);
+});`;
+
+interface Pending {
+  resolve(r: WriterReply): void;
+  reject(e: Error): void;
+}
+
+export class AuditWriter {
+  #worker: Worker | undefined;
+  #next = 0;
+  readonly #pending = new Map<number, Pending>();
+
+  constructor(private readonly path: string) {}
+
+  async append(events: readonly AuditEvent[]): Promise<AuditAppend> {
+    const m = await this.#send({ id: this.#next++, events });
+    if (!('hashes' in m)) throw new Error('unexpected reply from the audit writer');
+    const all = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength);
+    return { first: m.first, leafHashes: Array.from({ length: all.length / 32 }, (_, i) => all.subarray(i * 32, i * 32 + 32)) };
+  }
+
+  /** Checkpoints go through the thread too: their fsync would stall the event loop as well. */
+  async putCheckpoint(checkpoint: CheckpointRecord): Promise<void> {
+    await this.#send({ id: this.#next++, checkpoint });
+  }
+
+  #send(req: WriterRequest & { id: number }): Promise<WriterReply> {
+    const w = (this.#worker ??= this.#spawn());
+    return new Promise((resolve, reject) => {
+      if (this.#pending.size === 0) w.ref();
+      this.#pending.set(req.id, { resolve, reject });
+      w.postMessage(req);
+    });
+  }
+
+  /** Lets the batches already sent finish, then stops the thread. */
+  async close(): Promise<void> {
+    const w = this.#worker;
+    if (w === undefined) return;
+    this.#worker = undefined;
+    const exited = new Promise((r) => w.once('exit', r));
+    w.ref(); // keep the process alive until the thread has closed its connection
+    w.postMessage({ close: true } satisfies WriterRequest);
+    await exited;
+  }
+
+  #spawn(): Worker {
+    const tsx = FROM_SOURCES ? import.meta.resolve('tsx/esm/api') : null;
+    const w = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx, path: this.path } });
+    w.unref();
+    w.on('message', (m: WriterReply) => {
+      const p = this.#pending.get(m.id);
+      this.#pending.delete(m.id);
+      if (this.#pending.size === 0) w.unref();
+      if (p === undefined) return;
+      if ('error' in m) p.reject(new Error(m.error));
+      else p.resolve(m);
+    });
+    const fail = (e: Error) => {
+      if (this.#worker === w) this.#worker = undefined;
+      for (const p of this.#pending.values()) p.reject(e);
+      this.#pending.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`the audit writer thread exited (code ${code})`)));
+    return w;
+  }
+}

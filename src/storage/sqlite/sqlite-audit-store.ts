@@ -1,0 +1,168 @@
+/**
+ * SQLite implementation of AuditStore over the tables of migration 9. The caller owns the handle:
+ * migrations MUST already be applied, and durability comes from synchronous=FULL (a resolved append
+ * is on disk). Appends use BEGIN IMMEDIATE, so the next index is read and the batch written under
+ * one write lock, even with several connections on the file; the insert trigger refuses any other
+ * index as a second line of defence.
+ *
+ * For a database FILE, appends run on a writer thread with its own connection (audit-writer.ts):
+ * better-sqlite3 is synchronous, and a commit with synchronous=FULL blocks its thread for the
+ * fsync. On the main thread that would stall every request for milliseconds per batch; on the
+ * writer thread requests keep flowing and the events arriving meanwhile form the next batch.
+ * Encoding and hashing happen there too, and checkpoint inserts go the same way. A `:memory:`
+ * database (tests) is written in-thread.
+ */
+import type Database from 'better-sqlite3';
+import type { AuditAppend, AuditKeyRecord, AuditRow, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
+import { encodeLeaf, type AuditEvent } from '../../audit/event.js';
+import { leafHash } from '../../audit/merkle.js';
+import { AuditWriter } from './audit-writer.js';
+
+type Row = Record<string, unknown>;
+type Purpose = 'checkpoint-signing' | 'hmac';
+
+const rowFrom = (r: Row): AuditRow => ({ index: r.idx as number, data: r.data as Buffer, leafHash: r.leaf_hash as Buffer });
+const checkpointFrom = (r: Row): CheckpointRecord => ({
+  size: r.size as number,
+  rootHash: r.root_hash as Buffer,
+  time: r.time as number,
+  keyId: r.key_id as string,
+  signature: r.signature as Buffer,
+});
+const keyFrom = (r: Row): AuditKeyRecord => ({
+  keyId: r.key_id as string,
+  wrappedKey: r.wrapped_key as Buffer,
+  publicKey: (r.public_key as Buffer | null) ?? null,
+  createdAt: r.created_at as number,
+});
+
+function prepare(db: Database.Database) {
+  return {
+    size: db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck(),
+    read: db.prepare('SELECT idx, data, leaf_hash FROM audit_events WHERE idx >= ? AND idx < ? ORDER BY idx'),
+    leafHashes: db.prepare('SELECT leaf_hash FROM audit_events WHERE idx >= ? AND idx < ? ORDER BY idx').pluck(),
+    latestCheckpoint: db.prepare('SELECT * FROM audit_checkpoints ORDER BY n DESC LIMIT 1'),
+    listCheckpoints: db.prepare('SELECT * FROM audit_checkpoints ORDER BY n'),
+    getKey: db.prepare('SELECT * FROM audit_keys WHERE purpose = ?'),
+    insertKey: db.prepare(
+      `INSERT OR IGNORE INTO audit_keys (purpose, key_id, wrapped_key, public_key, created_at)
+       VALUES (@purpose, @keyId, @wrappedKey, @publicKey, @createdAt)`,
+    ),
+  };
+}
+
+/** The append transaction on `db` (used in-thread and by the writer thread). */
+export function auditAppender(db: Database.Database): (events: readonly AuditEvent[]) => AuditAppend {
+  const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck();
+  const insert = db.prepare('INSERT INTO audit_events (idx, data, leaf_hash) VALUES (?, ?, ?)');
+  const append = db.transaction((events: readonly AuditEvent[]): AuditAppend => {
+    const first = size.get() as number;
+    const leafHashes = events.map((e, i) => {
+      const data = encodeLeaf(e, first + i);
+      const h = leafHash(data);
+      insert.run(first + i, data, h);
+      return h;
+    });
+    return { first, leafHashes };
+  });
+  return (events) => append.immediate(events);
+}
+
+/** The checkpoint insert on `db` (used in-thread and by the writer thread). */
+export function checkpointInserter(db: Database.Database): (c: CheckpointRecord) => void {
+  const insert = db.prepare(
+    `INSERT INTO audit_checkpoints (n, size, root_hash, time, key_id, signature)
+     VALUES ((SELECT COALESCE(MAX(n) + 1, 0) FROM audit_checkpoints), @size, @rootHash, @time, @keyId, @signature)`,
+  );
+  return (c) => void insert.run({ size: c.size, rootHash: c.rootHash, time: c.time, keyId: c.keyId, signature: c.signature });
+}
+
+export class SqliteAuditStore implements AuditStore {
+  readonly #db: Database.Database;
+  readonly #q: ReturnType<typeof prepare>;
+  readonly #append: (events: readonly AuditEvent[]) => Promise<AuditAppend>;
+  readonly #putCheckpoint: (c: CheckpointRecord) => Promise<void>;
+  readonly #writer: AuditWriter | undefined;
+
+  /**
+   * `db` MUST have migration 9 applied; the caller keeps ownership of the handle. With `path`
+   * (the file `db` is open on), appends go through a writer thread; call close() before closing `db`.
+   */
+  constructor(db: Database.Database, path?: string) {
+    this.#db = db;
+    this.#q = prepare(db);
+    if (path !== undefined && path !== ':memory:' && path !== '') {
+      const writer = new AuditWriter(path);
+      this.#writer = writer;
+      this.#append = (events) => writer.append(events);
+      this.#putCheckpoint = (c) => writer.putCheckpoint(c);
+    } else {
+      const append = auditAppender(db);
+      const put = checkpointInserter(db);
+      this.#append = async (events) => append(events);
+      this.#putCheckpoint = async (c) => put(c);
+    }
+  }
+
+  append(events: readonly AuditEvent[]): Promise<AuditAppend> {
+    return this.#append(events);
+  }
+
+  /** Stops the writer thread (after the batches already sent). */
+  async close(): Promise<void> {
+    await this.#writer?.close();
+  }
+
+  async read(from: number, to: number): Promise<AuditRow[]> {
+    return (this.#q.read.all(from, to) as Row[]).map(rowFrom);
+  }
+
+  async leafHashes(from: number, to: number): Promise<Buffer[]> {
+    return this.#q.leafHashes.all(from, to) as Buffer[];
+  }
+
+  async size(): Promise<number> {
+    return this.#q.size.get() as number;
+  }
+
+  putCheckpoint(c: CheckpointRecord): Promise<void> {
+    return this.#putCheckpoint(c);
+  }
+
+  async latestCheckpoint(): Promise<CheckpointRecord | undefined> {
+    const r = this.#q.latestCheckpoint.get() as Row | undefined;
+    return r && checkpointFrom(r);
+  }
+
+  async listCheckpoints(): Promise<CheckpointRecord[]> {
+    return (this.#q.listCheckpoints.all() as Row[]).map(checkpointFrom);
+  }
+
+  getSigningKey(): Promise<AuditKeyRecord | undefined> {
+    return this.#getKey('checkpoint-signing');
+  }
+
+  putSigningKeyIfAbsent(k: AuditKeyRecord): Promise<AuditKeyRecord> {
+    return this.#putKey('checkpoint-signing', k);
+  }
+
+  getHmacKey(): Promise<AuditKeyRecord | undefined> {
+    return this.#getKey('hmac');
+  }
+
+  putHmacKeyIfAbsent(k: AuditKeyRecord): Promise<AuditKeyRecord> {
+    return this.#putKey('hmac', k);
+  }
+
+  async #getKey(purpose: Purpose): Promise<AuditKeyRecord | undefined> {
+    const r = this.#q.getKey.get(purpose) as Row | undefined;
+    return r && keyFrom(r);
+  }
+
+  async #putKey(purpose: Purpose, k: AuditKeyRecord): Promise<AuditKeyRecord> {
+    return this.#db.transaction(() => {
+      this.#q.insertKey.run({ purpose, ...k });
+      return keyFrom(this.#q.getKey.get(purpose) as Row);
+    }).immediate();
+  }
+}
