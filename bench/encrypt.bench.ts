@@ -12,6 +12,7 @@
  *   BENCH_CPU_PROF           directory: run Keywarden with --cpu-prof, profile written there on exit
  *   BENCH_JSON               file: also write the results as JSON
  *   BENCH_BASELINE_ONLY=1    measure only the baseline (to check the harness itself)
+ *   BENCH_NO_AUDIT_RUN=0     skip the second Keywarden with the audit ledger off (`dev --no-audit`)
  *
  * Exit code: 0 when the benchmark ran cleanly, whether or not the goals were met (machines are
  * noisy); 1 when something is broken (a server failed to start or died, a non-2xx response, a
@@ -40,6 +41,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const GOAL_RATIO = 0.8;
 const GOAL_BATCH_ITEMS_PER_SEC = 50_000;
+/** Issue 4/10 §3: encrypt req/s with the audit ledger on, over the same with it off, same run. */
+const GOAL_AUDIT_RATIO = 0.9;
 
 const cfg = {
   duration: envNumber('BENCH_DURATION', 10),
@@ -51,6 +54,7 @@ const cfg = {
   cpuProfDir: process.env.BENCH_CPU_PROF,
   jsonOut: process.env.BENCH_JSON,
   baselineOnly: process.env.BENCH_BASELINE_ONLY === '1',
+  auditOff: process.env.BENCH_NO_AUDIT_RUN !== '0',
 };
 
 /** The same 32 random bytes are sent in every request to both servers. */
@@ -58,7 +62,7 @@ const PLAINTEXT_B64 = randomBytes(32).toString('base64');
 const SINGLE_BODY = JSON.stringify({ plaintext: PLAINTEXT_B64 });
 
 interface Target {
-  name: 'baseline' | 'keywarden';
+  name: 'baseline' | 'keywarden' | 'keywarden-noaudit';
   url: string; // full endpoint URL
   headers: Record<string, string>;
   pid: number | undefined; // server process, for its CPU time per request
@@ -144,6 +148,7 @@ async function startBaseline(): Promise<{ server: ServerProcess; target: Target 
 
 async function startKeywarden(
   dataDir: string,
+  audit = true,
 ): Promise<{ server: ServerProcess; target: Target; token: string; keyId: string }> {
   const token = randomBytes(24).toString('base64url');
   const nodeArgs: string[] = [];
@@ -164,6 +169,7 @@ async function startKeywarden(
       dataDir,
       '--root-token',
       token,
+      ...(audit ? [] : ['--no-audit']),
     ],
   });
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -187,7 +193,7 @@ async function startKeywarden(
     server,
     token,
     keyId,
-    target: { name: 'keywarden', url: `${server.url}/v1/keys/alias/bench/encrypt`, headers: auth, pid: server.child.pid },
+    target: { name: audit ? 'keywarden' : 'keywarden-noaudit', url: `${server.url}/v1/keys/alias/bench/encrypt`, headers: auth, pid: server.child.pid },
   };
 }
 
@@ -315,7 +321,18 @@ async function main(): Promise<void> {
       await preflight('keywarden', kw.target.url, kw.target.headers, SINGLE_BODY);
       targets.push(kw.target);
     }
-    const serverOf = (t: Target): ServerProcess => (t.name === 'baseline' ? baseline.server : kw!.server);
+    // The same Keywarden with the audit ledger off, measured in the same rounds (the audit cost).
+    let noAudit: Awaited<ReturnType<typeof startKeywarden>> | undefined;
+    if (!cfg.baselineOnly && cfg.auditOff) {
+      const dir = join(dataDir, 'no-audit');
+      mkdirSync(dir);
+      noAudit = await startKeywarden(dir, false);
+      servers.push(noAudit.server);
+      log(`keywarden-noaudit ready at ${noAudit.server.url} (audit ledger off)`);
+      await preflight('keywarden-noaudit', noAudit.target.url, noAudit.target.headers, SINGLE_BODY);
+      targets.push(noAudit.target);
+    }
+    const serverOf = (t: Target): ServerProcess => (t.name === 'baseline' ? baseline.server : t.name === 'keywarden' ? kw!.server : noAudit!.server);
 
     // --- warm-up --------------------------------------------------------------------------------
     if (cfg.warmup > 0) {
@@ -327,7 +344,7 @@ async function main(): Promise<void> {
     }
 
     // --- alternating measured rounds: A B A B ... -------------------------------------------------
-    const runs: Record<Target['name'], LoadResult[]> = { baseline: [], keywarden: [] };
+    const runs: Record<Target['name'], LoadResult[]> = { baseline: [], keywarden: [], 'keywarden-noaudit': [] };
     for (let round = 1; round <= cfg.rounds; round++) {
       for (const t of targets) {
         await sleep(500); // let the previous run's sockets close and GC settle
@@ -384,11 +401,20 @@ async function main(): Promise<void> {
     if (k !== undefined) {
       rows.push(['keywarden', fmtInt(k.reqPerSec), fmtMs(k.p50), fmtMs(k.p99), ratio.toFixed(2), fmtFixed(k.serverCpuUsPerReq)]);
     }
+    const n = runs['keywarden-noaudit'].length > 0 ? best(runs['keywarden-noaudit']) : undefined;
+    const auditRatio = k !== undefined && n !== undefined ? k.reqPerSec / n.reqPerSec : Number.NaN;
+    const auditPaired = runs.keywarden.map((kr, i) => kr.reqPerSec / (runs['keywarden-noaudit'][i]?.reqPerSec ?? Number.NaN));
+    if (n !== undefined) {
+      rows.push(['keywarden, audit off', fmtInt(n.reqPerSec), fmtMs(n.p50), fmtMs(n.p99), (n.reqPerSec / b.reqPerSec).toFixed(2), fmtFixed(n.serverCpuUsPerReq)]);
+    }
     log(table(['target', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs baseline', 'server µs CPU/req'], rows));
     if (paired.length > 0) {
       log(`per-round req/s ratios (keywarden/baseline, adjacent runs): ${paired.map((x) => x.toFixed(2)).join(', ')}`);
     }
-    const unsaturated = [b, k].filter((r): r is LoadResult => r !== undefined && r.serverCpuUtil < 0.9);
+    if (n !== undefined) {
+      log(`audit ledger on/off req/s: ${auditRatio.toFixed(2)} (best runs); per round: ${auditPaired.filter(Number.isFinite).map((x) => x.toFixed(2)).join(', ')}`);
+    }
+    const unsaturated = [b, k, n].filter((r): r is LoadResult => r !== undefined && r.serverCpuUtil < 0.9);
     if (unsaturated.length > 0) {
       log(
         `NOTE: ${unsaturated.map((r) => `${r.label} was only ${fmtInt(r.serverCpuUtil * 100)}% busy`).join(', ')}: ` +
@@ -413,6 +439,9 @@ async function main(): Promise<void> {
         ratio >= GOAL_RATIO ? 'PASS' : 'BELOW',
       ]);
     }
+    if (n !== undefined) {
+      goalRows.push(['audit on/off req/s', `>= ${GOAL_AUDIT_RATIO.toFixed(2)}`, auditRatio.toFixed(2), auditRatio >= GOAL_AUDIT_RATIO ? 'PASS' : 'BELOW']);
+    }
     if (batch !== undefined) {
       goalRows.push([
         `batch encrypt (${cfg.batchSize} items/request) items/s`,
@@ -436,12 +465,14 @@ async function main(): Promise<void> {
         cpuModel: cpuInfo[0]?.model.trim(),
         config: { ...cfg, jsonOut: undefined },
         runs,
-        best: { baseline: b, keywarden: k },
+        best: { baseline: b, keywarden: k, keywardenNoAudit: n },
         ratio,
         pairedRatios: paired,
+        auditRatio,
+        auditPairedRatios: auditPaired,
         cpuEfficiencyRatio: cpuRatio,
         batch,
-        goals: { ratio: GOAL_RATIO, batchItemsPerSec: GOAL_BATCH_ITEMS_PER_SEC },
+        goals: { ratio: GOAL_RATIO, batchItemsPerSec: GOAL_BATCH_ITEMS_PER_SEC, auditRatio: GOAL_AUDIT_RATIO },
       };
       writeFileSync(resolve(cfg.jsonOut), `${JSON.stringify(out, null, 2)}\n`);
       log(`results written to ${resolve(cfg.jsonOut)}`);

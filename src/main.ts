@@ -23,6 +23,9 @@ import { UserOps } from './ops/user.ops.js';
 import { KeyService } from './keys/key.service.js';
 import { Ops } from './ops/ops.js';
 import { KeyAdminOps } from './ops/key-admin.ops.js';
+import { LedgerService } from './audit/ledger.service.js';
+import { AuditOps } from './ops/audit.ops.js';
+import { audited } from './ops/audited.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { hostname } from 'node:os';
 import { SysOps } from './ops/sys.ops.js';
@@ -41,6 +44,8 @@ export interface KeywardenOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Run the lifecycle jobs on a timer (servers: yes; tests drive scheduler.tick() themselves). */
   startJobs?: boolean;
+  /** Record every use-case in the audit ledger (default true; false only to measure its cost: bench/). */
+  audit?: boolean;
 }
 
 /** Lifecycle jobs and how often each runs (each one processes everything due at the time it runs). */
@@ -69,6 +74,7 @@ export interface Keywarden {
   accessPolicy: AccessPolicyService;
   approvals: ApprovalService;
   scheduler: Scheduler;
+  ledger: LedgerService;
   close(): Promise<void>;
 }
 
@@ -91,20 +97,29 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const keys = new KeyService(store.keys, seal, clock);
     // Grant evaluation reads a key's current tags and creator through the cached key lookup.
     const grants = new GrantService(store.principals, clock, async (id) => keys.findById(id));
-    const ops = new Ops({ seal, tokens, keys, grants, clock });
-    const admin = new KeyAdminOps({ pipeline: ops.pipeline, keys, clock });
+    const ledger = new LedgerService({ store: store.audit, seal, clock }, { onError: (e) => opts.logger && opts.logger.error({ err: e }, 'audit ledger checkpoint failed') });
+    // The audit stage: every use-case of these classes records one event, awaited before its result leaves.
+    const audit = <T extends object>(target: T, name: string, unauthenticated: Parameters<typeof audited<T>>[3] = {}) =>
+      opts.audit === false ? target : audited(target, ledger, name, unauthenticated);
+    const ops = audit(new Ops({ seal, tokens, keys, grants, clock }), 'ops');
+    const admin = audit(new KeyAdminOps({ pipeline: ops.pipeline, keys, clock }), 'key');
     const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens, sessions });
-    const grantOps = new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts });
+    const grantOps = audit(new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts }), 'grant');
     const assertions = new ClientAssertionVerifier({ store: store.principals, clock });
     // `users` is built below; the reviewer reads MFA status only at request time.
     const reviewer = new AccessReviewer({ grants, keys, principals: store.principals, mfaStatus: () => users.mfaStatus(), clock });
-    const access = new AccessOps({ pipeline: ops.pipeline, serviceAccounts, accessTokens, assertions, reviewer });
+    const access = audit(new AccessOps({ pipeline: ops.pipeline, serviceAccounts, accessTokens, assertions, reviewer }), 'access', {
+      issueToken: { operation: 'auth:token', facts: 3, authMethod: 'client-credentials' },
+      issueTokenForAssertion: { operation: 'auth:token', facts: 3, authMethod: 'client-credentials' },
+    });
     const users = new UserService({ store: store.users, principals: store.principals, sessions, seal, clock, policy: userPolicy });
     ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: userPolicy, clock }) });
-    const userOps = new UserOps({ pipeline: ops.pipeline, users, sessions, clock });
+    const userOps = audit(new UserOps({ pipeline: ops.pipeline, users, sessions, clock }), 'user', {
+      login: { operation: 'auth:login', facts: 3, authMethod: 'none' },
+    });
     const approvals = new ApprovalService({ store: store.approvals, principals: store.principals, policy: accessPolicy, clock });
     ops.pipeline.setGates({ approvals });
-    const approvalOps = new ApprovalOps({
+    const approvalOps = audit(new ApprovalOps({
       pipeline: ops.pipeline,
       approvals,
       policy: accessPolicy,
@@ -115,7 +130,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       principals: store.principals,
       rootTokenExists: async (accessor) => (await store.tokens.findTokenByAccessor(accessor))?.kind === 'root',
       clock,
-    });
+    }), 'request');
     const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
     // Jobs only touch keys while unsealed; a sealed node skips the run (and retries next interval).
     const whenUnsealed = (f: (now: number) => Promise<number>) => async (now: number) => ({ processed: seal.sealed ? 0 : await f(now) });
@@ -127,8 +142,17 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
     if (opts.startJobs) scheduler.start();
     const rootGeneration = new RootGenerationService({ seal, tokens, principals: store.principals, clock });
-    const sys = new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration });
-    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration }), 'sys', {
+      init: { operation: 'sys:init', facts: 2, authMethod: 'none' },
+      unseal: { operation: 'sys:unseal', facts: 1, authMethod: 'none' },
+      resetUnseal: { operation: 'sys:unseal-reset', facts: 0, authMethod: 'none' },
+      startGenerateRoot: { operation: 'sys:generate-root', facts: 0, authMethod: 'none' },
+      updateGenerateRoot: { operation: 'sys:generate-root', facts: 2, authMethod: 'none' },
+      cancelGenerateRoot: { operation: 'sys:generate-root-cancel', facts: 0, authMethod: 'none' },
+    });
+    const auditOps = audit(new AuditOps({ pipeline: ops.pipeline, ledger, search: store.audit }), 'audit');
+    ledger.start();
+    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -147,11 +171,18 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       accessPolicy,
       approvals,
       scheduler,
+      ledger,
       async close() {
         if (closed) return;
         closed = true;
         await scheduler.stop();
         await app.close();
+        // Events of the last requests are written, and a last checkpoint covers them (so nothing
+        // recorded before a shutdown depends on a later run to be signed), before the store closes.
+        await ledger.close();
+        if (!seal.sealed && ledger.stats().size > ((await ledger.latestCheckpoint().catch(() => undefined))?.size ?? 0)) {
+          await ledger.checkpoint().catch((e: unknown) => opts.logger && opts.logger.error({ err: e }, 'final audit checkpoint failed'));
+        }
         if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
         await grants.flushUsage().catch(() => undefined);
         seal.seal();

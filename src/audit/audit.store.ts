@@ -71,3 +71,23 @@ export interface AuditStore {
   getHmacKey(): Promise<AuditKeyRecord | undefined>;
   putHmacKeyIfAbsent(k: AuditKeyRecord): Promise<AuditKeyRecord>;
 }
+
+/** A search of the ledger (GET /v1/audit/events): every given field must match; newest first. */
+export interface AuditQuery {
+  keyId?: string;
+  /** A principal id or name. */
+  principal?: string;
+  operation?: string;
+  outcome?: 'allow' | 'deny' | 'error';
+  /** ISO 8601 UTC times (the events' own format), inclusive. */
+  since?: string;
+  until?: string;
+  /** Only events with index < before (the cursor of the previous page). */
+  before?: number;
+  limit: number;
+}
+
+/** Event search, beside the ledger (SQLite: indexed generated columns over the event data). */
+export interface AuditSearch {
+  search(q: AuditQuery): Promise<AuditRow[]>;
+}

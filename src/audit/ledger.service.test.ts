@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { barrierUnwrap } from '../crypto/aead.js';
 import { publicSpkiOf } from '../crypto/primitives/asymmetric.js';
-import { randomBytes } from '../crypto/primitives/index.js';
 import { KeywardenError } from '../errors/catalog.js';
-import { SealService } from '../seal/seal.service.js';
 import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
 import { ManualClock } from '../util/clock.js';
 import type { AuditStore } from './audit.store.js';
@@ -21,6 +19,7 @@ import { checkpointKeyId, verifyCheckpoint, type Checkpoint } from './checkpoint
 import { decodeLeaf, type AuditEventInput } from './event.js';
 import { LedgerService, type LedgerOptions } from './ledger.service.js';
 import { EMPTY_ROOT, verifyConsistency, verifyInclusion } from './merkle.js';
+import { openUnsealedStore } from '../../test/support/unsealed-store.js';
 
 const ev = (i: number, extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
   requestId: `req-${i}`,
@@ -71,13 +70,7 @@ afterEach(async () => {
 async function setup(opts: LedgerOptions = {}, wrapStore?: (s: AuditStore) => AuditStore) {
   const dir = mkdtempSync(join(tmpdir(), 'keywarden-ledger-'));
   const path = join(dir, 'keywarden.db');
-  const store = new SqliteStore(path);
-  const clock = new ManualClock();
-  const seal = new SealService(store.seal, clock);
-  await seal.load();
-  const devKey = randomBytes(32);
-  await seal.initDev(devKey);
-  seal.unsealWithKey(devKey);
+  const { store, seal, clock, devKey } = await openUnsealedStore(path);
   const audit = wrapStore ? wrapStore(store.audit) : store.audit;
   const ledger = new LedgerService({ store: audit, seal, clock }, opts);
   cleanups.push(async () => {

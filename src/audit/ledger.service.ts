@@ -75,6 +75,13 @@ export interface LedgerStats {
   queued: number;
 }
 
+/** An event as committed: its index, the event as recorded (HMACs in place) and its leaf hash. */
+export interface CommittedEvent {
+  index: number;
+  event: AuditEvent;
+  leafHash: Buffer;
+}
+
 interface Waiter {
   event: AuditEvent;
   resolve(v: { index: number }): void;
@@ -154,6 +161,7 @@ export class LedgerService {
   readonly #leaves: LeafPages;
   readonly #tree: MerkleTree;
   readonly #listeners: Array<(c: Checkpoint) => void> = [];
+  readonly #eventListeners: Array<(e: CommittedEvent) => void> = [];
 
   /** Committed size known to this process. */
   #size = 0;
@@ -277,6 +285,15 @@ export class LedgerService {
     this.#leaves.add(first, leafHashes);
     this.#size = Math.max(this.#size, first + batch.length);
     batch.forEach((w, i) => w.resolve({ index: first + i }));
+    for (const l of this.#eventListeners) {
+      batch.forEach((w, i) => {
+        try {
+          l({ index: first + i, event: w.event, leafHash: leafHashes[i] as Buffer });
+        } catch (e) {
+          this.#onError(e);
+        }
+      });
+    }
     this.#maybeCheckpoint();
   }
 
@@ -335,6 +352,11 @@ export class LedgerService {
   /** Called with every new checkpoint (sinks witness them). Listeners must not throw or block. */
   onCheckpoint(listener: (c: Checkpoint) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /** Called with every event once committed, in index order (sinks copy them). Listeners must not throw or block. */
+  onEvent(listener: (e: CommittedEvent) => void): void {
+    this.#eventListeners.push(listener);
   }
 
   async latestCheckpoint(): Promise<Checkpoint | undefined> {

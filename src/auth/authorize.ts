@@ -56,7 +56,9 @@ export type Action =
   /** Revoking the bootstrap root token(s). */
   | 'sys:revoke-root'
   /** Acting on one's own identity (revoking one's own token): every authenticated principal. */
-  | 'principal:self';
+  | 'principal:self'
+  /** Reading the audit ledger: checkpoints, proofs, export, event search (issue 4/10 §7). */
+  | 'audit:read';
 
 /**
  * Facts of the request that grant conditions are evaluated against (issue 3/10 §4): the time, the

@@ -43,12 +43,12 @@ export const ROLE_TABLE: Record<Role, Partial<Record<Action, Rule>>> = {
   'security-officer': allow([
     'key:describe', 'key:list', 'key:versions', 'key:revoke', 'key:report', 'grant:read', 'grant:revoke',
     'principal:read', 'token:revoke', 'sys:seal', 'sys:jobs', 'request:create', 'request:read', 'request:approve',
-    'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root',
+    'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root', 'audit:read',
   ]),
   /** Cryptographic operations only on keys granted to it. */
   application: { ...GRANTED_ACTIONS, 'key:describe': 'any-grant', 'key:public-key': 'any-grant', 'random:generate': 'allow', 'request:create': 'allow' },
-  /** Read-only metadata (audit reading joins with issue 4/10). */
-  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs', 'request:read', 'access:review', 'policy:read']),
+  /** Read-only metadata and the audit ledger. */
+  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs', 'request:read', 'access:review', 'policy:read', 'audit:read']),
 };
 
 /**

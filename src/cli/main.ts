@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
 import { registerAccessCommands } from './commands/access.js';
 import { registerAccessPolicyCommands } from './commands/access-policy.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerCryptoCommands } from './commands/crypto.js';
 import { registerGrantCommands } from './commands/grant.js';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerRequestCommands(program);
   registerAccessPolicyCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 

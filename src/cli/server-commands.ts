@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { ConfigError, isLoopback, loadConfig, parseListenAddress, type ListenAddress } from '../config/config.js';
 import type { Keywarden } from '../main.js';
@@ -66,7 +66,7 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-export async function runDev(opts: { listen: string; dataDir: string; rootToken?: string; logLevel: string }): Promise<void> {
+export async function runDev(opts: { listen: string; dataDir: string; rootToken?: string; logLevel: string; audit?: boolean }): Promise<void> {
   let addr: ListenAddress;
   try {
     addr = parseListenAddress(opts.listen);
@@ -79,7 +79,7 @@ export async function runDev(opts: { listen: string; dataDir: string; rootToken?
   const dataDir = resolve(opts.dataDir);
   const { createKeywarden, bootDevSeal, writeSecretFile, pino } = await loadServer();
   const log = makeLogger(pino, opts.logLevel);
-  const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log, startJobs: true });
+  const kw = await createKeywarden({ storage: { type: 'sqlite', path: join(dataDir, 'keywarden.db') }, seal: 'dev', logger: log, startJobs: true, audit: opts.audit !== false });
   const unsealKey = await bootDevSeal(kw.seal, dataDir);
 
   let rootToken = opts.rootToken;
@@ -155,7 +155,9 @@ export function registerServerCommands(program: Command): void {
     .option('--data-dir <dir>', 'data directory (kept across restarts)', join(homedir(), '.keywarden', 'dev'))
     .option('--root-token <token>', 'use this root token instead of a generated one')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
-    .action(async (o: { listen: string; dataDir: string; rootToken?: string; logLevel: string }) => {
+    // Only so that the benchmark can measure what auditing costs (dev mode only, hidden).
+    .addOption(new Option('--no-audit', 'do not record operations in the audit ledger (benchmarks only)').hideHelp())
+    .action(async (o: { listen: string; dataDir: string; rootToken?: string; logLevel: string; audit: boolean }) => {
       await runDev(o);
     });
 

@@ -9,6 +9,7 @@ import { permissionDenied } from '../auth/authorize.js';
 import type { PrincipalRecord } from '../auth/principal.model.js';
 import type { ServiceAccountService } from '../auth/service-account.service.js';
 import { authorize } from '../auth/authorize.js';
+import type { RequestFacts } from './audited.js';
 import type { Call, Pipeline } from './pipeline.js';
 
 export interface AccessOpsDeps {
@@ -17,6 +18,15 @@ export interface AccessOpsDeps {
   accessTokens: AccessTokenService;
   assertions: ClientAssertionVerifier;
   reviewer: AccessReviewer;
+}
+
+/** Records who got the token, and the token's id (HMAC'd by the ledger), on the audit facts. */
+function noteIssued<T extends { jti: string }>(req: RequestFacts | undefined, p: PrincipalRecord, issued: T): T {
+  if (req?.audit !== undefined) {
+    req.audit.principal = p;
+    req.audit.tokenId = issued.jti;
+  }
+  return issued;
 }
 
 export class AccessOps {
@@ -35,14 +45,12 @@ export class AccessOps {
   }
 
   async bindRoles(call: Call, name: string, roles: readonly string[]): Promise<PrincipalRecord> {
-    const by = await this.d.pipeline.begin(call, 'principal:manage');
-    await this.d.pipeline.begin(call, 'principal:bind');
+    const by = await this.d.pipeline.begin(call, 'principal:bind');
     return this.d.serviceAccounts.bindRoles(by, name, roles);
   }
 
   async unbindRole(call: Call, name: string, role: string): Promise<PrincipalRecord> {
-    const by = await this.d.pipeline.begin(call, 'principal:manage');
-    await this.d.pipeline.begin(call, 'principal:bind');
+    const by = await this.d.pipeline.begin(call, 'principal:bind');
     return this.d.serviceAccounts.unbindRole(by, name, role);
   }
 
@@ -79,17 +87,17 @@ export class AccessOps {
   }
 
   /** OAuth 2.0 client credentials grant (RFC 6749 §4.4): unauthenticated by bearer; the client secret is the credential. */
-  async issueToken(clientId: string, clientSecret: string, expiresIn?: number) {
+  async issueToken(clientId: string, clientSecret: string, expiresIn?: number, req?: RequestFacts) {
     this.d.pipeline.requireUnsealed();
     const p = await this.d.serviceAccounts.authenticateClient(clientId, clientSecret);
-    return this.d.accessTokens.issue(p, expiresIn);
+    return noteIssued(req, p, await this.d.accessTokens.issue(p, expiresIn));
   }
 
   /** Client credentials grant authenticated by a signed JWT client assertion (RFC 7523 §2.2). */
-  async issueTokenForAssertion(assertion: string, opts: { clientId?: string; host?: string }, expiresIn?: number) {
+  async issueTokenForAssertion(assertion: string, opts: { clientId?: string; host?: string }, expiresIn?: number, req?: RequestFacts) {
     this.d.pipeline.requireUnsealed();
     const p = await this.d.assertions.verify(assertion, opts);
-    return this.d.accessTokens.issue(p, expiresIn);
+    return noteIssued(req, p, await this.d.accessTokens.issue(p, expiresIn));
   }
 
   /**

@@ -13,6 +13,7 @@ import type { KeyRecord } from '../keys/key.model.js';
 import type { KeyService } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import type { AuditFacts } from './audited.js';
 
 /**
  * A use-case run by the server itself on behalf of a principal it has already authenticated and
@@ -36,6 +37,8 @@ export interface Call {
   /** A fresh TOTP code sent with the request for MFA step-up (header X-Keywarden-OTP). */
   otp?: string;
   internal?: InternalCall;
+  /** Facts for the audit event, written by the pipeline as it learns them (set by src/ops/audited.ts). */
+  audit?: AuditFacts;
 }
 
 /**
@@ -61,6 +64,16 @@ export interface PipelineDeps {
   /** Quorum approval of sensitive actions (src/auth/approval.service.ts); absent = none needed. */
   approvals?: CallGate;
   clock?: Clock;
+}
+
+/** The first action, key and context a use-case names are the ones its audit event records. */
+function noteAction(call: Call, action: Action, keyId?: string, context?: EncryptionContext): void {
+  const a = call.audit;
+  if (a === undefined) return;
+  a.action ??= action;
+  if (keyId !== undefined) a.keyId ??= keyId;
+  // (An empty context records nothing: CONTEXT_CHECKED_PER_ITEM is one.)
+  if (context !== undefined && a.context === undefined && Object.keys(context).length > 0) a.context = context;
 }
 
 export class Pipeline {
@@ -91,6 +104,7 @@ export class Pipeline {
    * whose permission comes from grants MUST pass the key id (`resource.keyId`), else they are denied.
    */
   async begin(call: Call, action: Action, resource: { keyId?: string; ref?: string } = {}): Promise<Principal> {
+    noteAction(call, action, resource.keyId);
     this.requireUnsealed();
     const principal = await this.#authenticate(call);
     const r: Resource = { ...resource, context: this.grantContext(call) };
@@ -107,6 +121,7 @@ export class Pipeline {
    * operation's context, for grants conditioned on it.
    */
   async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: EncryptionContext): Promise<{ principal: Principal; key: KeyRecord }> {
+    noteAction(call, action, undefined, encryptionContext);
     this.requireUnsealed();
     const principal = await this.#authenticate(call);
     this.#roleCheck(principal, action);
@@ -120,6 +135,7 @@ export class Pipeline {
       }
       throw e;
     }
+    if (call.audit !== undefined) call.audit.keyId ??= key.id;
     const r: Resource = { keyId: key.id, ref: keyRef, context: this.grantContext(call, encryptionContext) };
     await authorize(principal, action, r, this.d.grants);
     await this.#gates(principal, action, call, r);
@@ -132,6 +148,7 @@ export class Pipeline {
    * a ciphertext header).
    */
   async beginDeferred(call: Call, action: Action): Promise<Principal> {
+    noteAction(call, action);
     this.requireUnsealed();
     const principal = await this.#authenticate(call);
     this.#roleCheck(principal, action);
@@ -141,14 +158,16 @@ export class Pipeline {
 
   /** Authorizes an already authenticated principal on a key learnt later (e.g. from a ciphertext header). */
   async authorizeKey(principal: Principal, call: Call, action: Action, keyId: string, encryptionContext?: EncryptionContext): Promise<void> {
+    noteAction(call, action, keyId, encryptionContext);
     const r: Resource = { keyId, context: this.grantContext(call, encryptionContext) };
     await authorize(principal, action, r, this.d.grants);
     if (this.d.approvals !== undefined) await this.d.approvals.check(principal, action, call, r);
   }
 
-  #authenticate(call: Call): Promise<Principal> {
-    if (call.internal !== undefined) return Promise.resolve(call.internal.principal);
-    return this.d.tokens.authenticate(call.token);
+  async #authenticate(call: Call): Promise<Principal> {
+    const p = call.internal !== undefined ? call.internal.principal : await this.d.tokens.authenticate(call.token);
+    if (call.audit !== undefined) call.audit.principal = p;
+    return p;
   }
 
   /** Throws the role deny when no role of the principal allows `action` on any key. */

@@ -10,6 +10,7 @@ import type { SealService } from '../seal/seal.service.js';
 import type { SealStatus, SealType } from '../seal/seal.model.js';
 import type { Clock } from '../util/clock.js';
 import type { Scheduler } from '../jobs/scheduler.js';
+import type { RequestFacts } from './audited.js';
 import type { Call, Pipeline } from './pipeline.js';
 
 export interface Health {
@@ -50,7 +51,7 @@ export class SysOps {
   }
 
   /** Initializes a shamir-sealed Keywarden: returns the shares and the initial root token, once. */
-  async init(shares: number, threshold: number): Promise<{ shares: string[]; rootToken: string; threshold: number }> {
+  async init(shares: number, threshold: number, _req?: RequestFacts): Promise<{ shares: string[]; rootToken: string; threshold: number }> {
     if (this.d.configuredSeal !== 'shamir') {
       throw new KeywardenError('InvalidState', `this server is configured with the ${this.d.configuredSeal} seal, which is initialized automatically`);
     }
@@ -59,11 +60,12 @@ export class SysOps {
     return { shares: parts, rootToken, threshold };
   }
 
-  unseal(share: string): Promise<SealStatus> {
+  /** `_req`: the request facts, for the audit event (src/ops/audited.ts); likewise below. */
+  unseal(share: string, _req?: RequestFacts): Promise<SealStatus> {
     return this.d.seal.submitShare(share);
   }
 
-  resetUnseal(): SealStatus {
+  async resetUnseal(_req?: RequestFacts): Promise<SealStatus> {
     return this.d.seal.resetProgress();
   }
 
@@ -79,17 +81,17 @@ export class SysOps {
   }
 
   /** Starts a root token generation attempt (shares are the credential; needs an unsealed shamir seal). */
-  startGenerateRoot() {
+  async startGenerateRoot(_req?: RequestFacts) {
     this.d.pipeline.requireUnsealed();
     return this.d.rootGeneration.start();
   }
 
-  updateGenerateRoot(nonce: string, share: string) {
+  updateGenerateRoot(nonce: string, share: string, _req?: RequestFacts) {
     this.d.pipeline.requireUnsealed();
     return this.d.rootGeneration.update(nonce, share);
   }
 
-  cancelGenerateRoot() {
+  async cancelGenerateRoot(_req?: RequestFacts) {
     return this.d.rootGeneration.cancel();
   }
 

@@ -10,6 +10,7 @@ import type { UserView } from '../auth/user.model.js';
 import type { LoginResult, UserService } from '../auth/user.service.js';
 import { errors } from '../errors/catalog.js';
 import type { Clock } from '../util/clock.js';
+import type { RequestFacts } from './audited.js';
 import type { Call, Pipeline } from './pipeline.js';
 
 export interface UserOpsDeps {
@@ -34,9 +35,11 @@ export class UserOps {
     return this.d.users.list();
   }
 
-  async login(username: string, password: string, otp?: string): Promise<LoginResult> {
+  async login(username: string, password: string, otp?: string, req?: RequestFacts): Promise<LoginResult> {
     this.d.pipeline.requireUnsealed();
-    return this.d.users.login(username, password, otp);
+    const r = await this.d.users.login(username, password, otp);
+    if (req?.audit !== undefined) req.audit.principal = r.principal;
+    return r;
   }
 
   async refresh(call: Call) {

@@ -3,7 +3,7 @@ import type { SealStore } from '../seal/seal.store.js';
 import type { TokenStore } from '../auth/token.store.js';
 import type { JobStore } from '../jobs/job.store.js';
 import type { PrincipalStore } from '../auth/principal.store.js';
-import type { AuditStore } from '../audit/audit.store.js';
+import type { AuditSearch, AuditStore } from '../audit/audit.store.js';
 import type { ApprovalStore } from '../auth/approval.store.js';
 import type { UserStore } from '../auth/user.store.js';
 
@@ -15,7 +15,7 @@ export interface Store {
   readonly jobs: JobStore;
   readonly principals: PrincipalStore;
   /** The append-only audit ledger (no update or delete methods). */
-  readonly audit: AuditStore;
+  readonly audit: AuditStore & AuditSearch;
   readonly approvals: ApprovalStore;
   readonly users: UserStore;
   /** Applied schema version (for health and backups). */

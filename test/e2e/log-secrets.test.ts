@@ -6,7 +6,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { SignJWT, importPKCS8 } from 'jose';
+import { generate } from 'otplib';
 import { startDevServer, type DevServer } from './helpers.js';
 
 type Res = { status: number; json: any };
@@ -74,6 +76,67 @@ describe('logs carry no secrets', () => {
     const rnd = await call('POST', '/v1/random', { bytes: 32 });
     assert.equal(rnd.status, 200, JSON.stringify(rnd.json));
     secrets.add(rnd.json.random);
+  });
+
+  test('users: passwords, TOTP secrets, recovery codes, session tokens, lockout', async () => {
+    const password = 'correct-horse-battery-staple-42';
+    secrets.add(password);
+    assert.equal((await call('POST', '/v1/users', { name: 'logscan-alice', roles: ['auditor'], password })).status, 201);
+    const generated = await call('POST', '/v1/users', { name: 'logscan-bob', roles: ['auditor'] });
+    assert.equal(generated.status, 201, JSON.stringify(generated.json));
+    secrets.add(generated.json.initialPassword);
+    for (let i = 0; i < 6; i++) {
+      const wrong = `wrong-password-attempt-${i}`;
+      secrets.add(wrong);
+      assert.ok([401, 429].includes((await call('POST', '/v1/auth/login', { username: 'logscan-bob', password: wrong }, null)).status));
+    }
+    const login = await call('POST', '/v1/auth/login', { username: 'logscan-alice', password }, null);
+    assert.equal(login.status, 200, JSON.stringify(login.json));
+    const session = login.json.token as string;
+    secrets.add(session);
+    const enrol = await call('POST', '/v1/users/logscan-alice/mfa/enroll', {}, session);
+    assert.equal(enrol.status, 200, JSON.stringify(enrol.json));
+    const totpSecret = new URL(enrol.json.otpauthUri).searchParams.get('secret')!;
+    secrets.add(totpSecret);
+    for (const c of enrol.json.recoveryCodes as string[]) secrets.add(c);
+    const now = Math.floor(Date.now() / 1000);
+    const confirmCode = await generate({ secret: totpSecret, epoch: now - 30 });
+    assert.equal((await call('POST', '/v1/users/logscan-alice/mfa/confirm', { otp: confirmCode }, session)).status, 200);
+    const mfaLogin = await call('POST', '/v1/auth/login', { username: 'logscan-alice', password, otp: await generate({ secret: totpSecret, epoch: now }) }, null);
+    assert.equal(mfaLogin.status, 200, JSON.stringify(mfaLogin.json));
+    secrets.add(mfaLogin.json.token);
+    const recovery = await call('POST', '/v1/auth/login', { username: 'logscan-alice', password, otp: enrol.json.recoveryCodes[0] }, null);
+    assert.equal(recovery.status, 200, JSON.stringify(recovery.json));
+    secrets.add(recovery.json.token);
+    const refreshed = await call('POST', '/v1/auth/refresh', undefined, recovery.json.token);
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
+    secrets.add(refreshed.json.token);
+    assert.equal((await call('POST', '/v1/auth/logout', undefined, refreshed.json.token)).status, 200);
+    assert.equal((await call('GET', '/v1/keys', undefined, refreshed.json.token)).status, 401);
+  });
+
+  test('signed JWT client assertions', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const sa = await call('POST', '/v1/principals', { name: 'logscan-jwt', roles: ['auditor'], publicKey: pem });
+    assert.equal(sa.status, 201, JSON.stringify(sa.json));
+    secrets.add(sa.json.clientSecret);
+    const key = await importPKCS8(pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'ES256');
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer(sa.json.clientId)
+      .setSubject(sa.json.clientId)
+      .setAudience('keywarden')
+      .setJti(`jti-${Date.now()}`)
+      .setIssuedAt()
+      .setExpirationTime('2m')
+      .sign(key);
+    secrets.add(assertion);
+    const body = { grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion };
+    const tok = await call('POST', '/v1/auth/token', body, null);
+    assert.equal(tok.status, 200, JSON.stringify(tok.json));
+    secrets.add(tok.json.access_token);
+    assert.equal((await call('POST', '/v1/auth/token', body, null)).status, 401, 'a replayed assertion is refused');
   });
 
   test('the scan: no secret, no digest of one, no stored-hash marker', async () => {

@@ -14,9 +14,6 @@ import Database from 'better-sqlite3';
 import { applyMigrations } from '../../src/storage/sqlite/sqlite-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { SqliteAuditStore } from '../../src/storage/sqlite/sqlite-audit-store.js';
-import { SealService } from '../../src/seal/seal.service.js';
-import { randomBytes } from '../../src/crypto/primitives/index.js';
-import { ManualClock } from '../../src/util/clock.js';
 import { KeywardenError } from '../../src/errors/catalog.js';
 import { LedgerService } from '../../src/audit/ledger.service.js';
 import { buildEvent, decodeLeaf, encodeLeaf } from '../../src/audit/event.js';
@@ -25,6 +22,7 @@ import { leafHash } from '../../src/audit/merkle.js';
 import { trustedCheckpoint, type TrustedCheckpoint } from '../../src/audit/checkpoint.js';
 import { verifyLedger, type VerifyResult } from '../../src/audit/verify.js';
 import { runAuditStoreConformance } from '../conformance/audit-store.conformance.js';
+import { openUnsealedStore } from '../support/unsealed-store.js';
 
 runAuditStoreConformance('SqliteAuditStore (temp file)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'keywarden-audit-'));
@@ -53,13 +51,7 @@ afterEach(async () => {
 async function ledgerOnDisk() {
   const dir = await mkdtemp(join(tmpdir(), 'keywarden-audit-'));
   const path = join(dir, 'keywarden.db');
-  const store = new SqliteStore(path);
-  const clock = new ManualClock();
-  const seal = new SealService(store.seal, clock);
-  await seal.load();
-  const devKey = randomBytes(32);
-  await seal.initDev(devKey);
-  seal.unsealWithKey(devKey);
+  const { store, seal, clock } = await openUnsealedStore(path);
   const ledger = new LedgerService({ store: store.audit, seal, clock });
   const trusted: TrustedCheckpoint[] = [];
   for (let i = 0; i < 14; i++) {

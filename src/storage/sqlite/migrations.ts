@@ -8,6 +8,7 @@ import { V6_GRANTS } from './migrations/v6-grants.js';
 import { V7_APPROVALS } from './migrations/v7-approvals.js';
 import { V8_CLIENT_KEYS } from './migrations/v8-client-keys.js';
 import { V9_AUDIT } from './migrations/v9-audit.js';
+import { V10_AUDIT_INDEX } from './migrations/v10-audit-index.js';
 
 export interface Migration {
   version: number;
@@ -167,4 +168,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V7_APPROVALS,
   V8_CLIENT_KEYS,
   V9_AUDIT,
+  V10_AUDIT_INDEX,
 ];

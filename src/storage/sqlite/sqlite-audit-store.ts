@@ -13,13 +13,17 @@
  * database (tests) is written in-thread.
  */
 import type Database from 'better-sqlite3';
-import type { AuditAppend, AuditKeyRecord, AuditRow, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
+import type { AuditAppend, AuditKeyRecord, AuditQuery, AuditRow, AuditSearch, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
 import { encodeLeaf, type AuditEvent } from '../../audit/event.js';
 import { leafHash } from '../../audit/merkle.js';
 import { AuditWriter } from './audit-writer.js';
+import { writeTx } from './tx.js';
 
 type Row = Record<string, unknown>;
 type Purpose = 'checkpoint-signing' | 'hmac';
+
+/** Ledger rows indexed for search per statement (a few ms of work). */
+const SEARCH_CHUNK = 2000;
 
 const rowFrom = (r: Row): AuditRow => ({ index: r.idx as number, data: r.data as Buffer, leafHash: r.leaf_hash as Buffer });
 const checkpointFrom = (r: Row): CheckpointRecord => ({
@@ -44,6 +48,14 @@ function prepare(db: Database.Database) {
     latestCheckpoint: db.prepare('SELECT * FROM audit_checkpoints ORDER BY n DESC LIMIT 1'),
     listCheckpoints: db.prepare('SELECT * FROM audit_checkpoints ORDER BY n'),
     getKey: db.prepare('SELECT * FROM audit_keys WHERE purpose = ?'),
+    // The next SEARCH_CHUNK ledger rows not yet in the search table (see search()).
+    indexSearch: db.prepare(
+      `INSERT INTO audit_search (idx, time, key_id, principal_id, principal_name, operation, outcome)
+       SELECT idx, json_extract(j, '$.time'), json_extract(j, '$.keyId'), json_extract(j, '$.principal.id'),
+              json_extract(j, '$.principal.name'), json_extract(j, '$.operation'), json_extract(j, '$.outcome')
+       FROM (SELECT idx, CASE WHEN json_valid(CAST(data AS TEXT)) THEN CAST(data AS TEXT) ELSE '{}' END AS j FROM audit_events
+             WHERE idx > (SELECT COALESCE(MAX(idx), -1) FROM audit_search) ORDER BY idx LIMIT ?)`,
+    ),
     insertKey: db.prepare(
       `INSERT OR IGNORE INTO audit_keys (purpose, key_id, wrapped_key, public_key, created_at)
        VALUES (@purpose, @keyId, @wrappedKey, @publicKey, @createdAt)`,
@@ -55,7 +67,7 @@ function prepare(db: Database.Database) {
 export function auditAppender(db: Database.Database): (events: readonly AuditEvent[]) => AuditAppend {
   const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck();
   const insert = db.prepare('INSERT INTO audit_events (idx, data, leaf_hash) VALUES (?, ?, ?)');
-  const append = db.transaction((events: readonly AuditEvent[]): AuditAppend => {
+  const append = writeTx(db, (events: readonly AuditEvent[]): AuditAppend => {
     const first = size.get() as number;
     const leafHashes = events.map((e, i) => {
       const data = encodeLeaf(e, first + i);
@@ -65,7 +77,7 @@ export function auditAppender(db: Database.Database): (events: readonly AuditEve
     });
     return { first, leafHashes };
   });
-  return (events) => append.immediate(events);
+  return append;
 }
 
 /** The checkpoint insert on `db` (used in-thread and by the writer thread). */
@@ -77,7 +89,7 @@ export function checkpointInserter(db: Database.Database): (c: CheckpointRecord)
   return (c) => void insert.run({ size: c.size, rootHash: c.rootHash, time: c.time, keyId: c.keyId, signature: c.signature });
 }
 
-export class SqliteAuditStore implements AuditStore {
+export class SqliteAuditStore implements AuditStore, AuditSearch {
   readonly #db: Database.Database;
   readonly #q: ReturnType<typeof prepare>;
   readonly #append: (events: readonly AuditEvent[]) => Promise<AuditAppend>;
@@ -125,6 +137,28 @@ export class SqliteAuditStore implements AuditStore {
     return this.#q.size.get() as number;
   }
 
+  /**
+   * Over the search table of migration 10, first brought up to date with the rows appended since
+   * (in chunks, yielding in between, so a long backlog does not stall the event loop). A row whose
+   * data are not JSON (tampered) is indexed with nulls: the search still works, verify names it.
+   */
+  async search(q: AuditQuery): Promise<AuditRow[]> {
+    while (this.#q.indexSearch.run(SEARCH_CHUNK).changes === SEARCH_CHUNK) await new Promise((r) => setImmediate(r));
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, ...v: unknown[]) => (where.push(sql), args.push(...v));
+    if (q.keyId !== undefined) add('s.key_id = ?', q.keyId);
+    if (q.principal !== undefined) add('(s.principal_id = ? OR s.principal_name = ?)', q.principal, q.principal);
+    if (q.operation !== undefined) add('s.operation = ?', q.operation);
+    if (q.outcome !== undefined) add('s.outcome = ?', q.outcome);
+    if (q.since !== undefined) add('s.time >= ?', q.since);
+    if (q.until !== undefined) add('s.time <= ?', q.until);
+    if (q.before !== undefined) add('s.idx < ?', q.before);
+    const sql = `SELECT e.idx, e.data, e.leaf_hash FROM audit_search s JOIN audit_events e ON e.idx = s.idx
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.idx DESC LIMIT ?`;
+    return (this.#db.prepare(sql).all(...args, q.limit) as Row[]).map(rowFrom);
+  }
+
   putCheckpoint(c: CheckpointRecord): Promise<void> {
     return this.#putCheckpoint(c);
   }
@@ -160,9 +194,9 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   async #putKey(purpose: Purpose, k: AuditKeyRecord): Promise<AuditKeyRecord> {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       this.#q.insertKey.run({ purpose, ...k });
       return keyFrom(this.#q.getKey.get(purpose) as Row);
-    }).immediate();
+    })();
   }
 }

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
+import { writeTx } from './tx.js';
 
 type Row = Record<string, unknown>;
 
@@ -157,7 +158,7 @@ export class SqliteKeyStore implements KeyStore {
     };
     this.#q = q;
 
-    this.#createTx = db.transaction((key: KeyRecord, v: KeyVersionRecord | undefined) => {
+    this.#createTx = writeTx(db, (key: KeyRecord, v: KeyVersionRecord | undefined) => {
       for (const alias of key.aliases) {
         if (q.aliasOwner.get(alias) !== undefined) throw aliasInUse(alias);
       }
@@ -167,7 +168,7 @@ export class SqliteKeyStore implements KeyStore {
       for (const alias of key.aliases) q.insertAlias.run(alias, key.id, key.createdAt);
     });
 
-    this.#changeTx = db.transaction((c: KeyChange) => {
+    this.#changeTx = writeTx(db, (c: KeyChange) => {
       if (c.key && q.updateKey.run(keyParams(c.key)).changes !== 1) throw new KeywardenError('NotFound', `key ${c.key.id} was not found`);
       if (c.newVersion) q.insertVersion.run(versionParams(c.newVersion));
       for (const v of c.versions ?? []) {
@@ -234,7 +235,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async createAlias(alias: string, keyId: string, now: number): Promise<void> {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       if (this.#q.aliasOwner.get(alias) !== undefined) throw aliasInUse(alias);
       if (this.#q.keyExists.get(keyId) === undefined) throw new KeywardenError('NotFound', `key ${keyId} was not found`);
       this.#q.insertAlias.run(alias, keyId, now);
@@ -242,7 +243,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async updateAlias(alias: string, keyId: string): Promise<void> {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       if (this.#q.keyExists.get(keyId) === undefined) throw new KeywardenError('NotFound', `key ${keyId} was not found`);
       if (this.#q.retargetAlias.run(keyId, alias).changes !== 1) throw aliasNotFound(alias);
     })();
@@ -258,7 +259,7 @@ export class SqliteKeyStore implements KeyStore {
 
   async addUsage(deltas: UsageDelta[]): Promise<void> {
     if (deltas.length === 0) return;
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       for (const d of deltas) this.#q.addUsage.run(d);
     })();
     this.#scrubWal();
@@ -277,7 +278,7 @@ export class SqliteKeyStore implements KeyStore {
   }
 
   async takeImportToken(id: string): Promise<ImportTokenRecord | undefined> {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       const row = this.#q.getImportToken.get(id) as Row | undefined;
       if (row === undefined) return undefined;
       this.#q.deleteImportToken.run(id);

@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3';
 import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { ClientKeyRecord } from '../../auth/client-assertion.js';
+import { writeTx } from './tx.js';
 
 type Row = Record<string, unknown>;
 
@@ -87,11 +88,11 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async createPrincipal(p: PrincipalRecord, credential?: ClientCredential): Promise<boolean> {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       const inserted = this.#q.insertPrincipal.run({ ...p, roles: JSON.stringify(p.roles), disabled: p.disabled ? 1 : 0 }).changes === 1;
       if (inserted && credential) this.#q.insertCredential.run(credential);
       return inserted;
-    }).immediate();
+    })();
   }
 
   async getPrincipalById(id: string) {
@@ -122,10 +123,10 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async replaceCredential(c: ClientCredential) {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       this.#q.deleteCredentials.run(c.principalId);
       this.#q.insertCredential.run(c);
-    }).immediate();
+    })();
   }
 
   async createGrant(g: GrantRecord) {
@@ -157,9 +158,9 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async recordGrantUse(uses: ReadonlyArray<{ id: string; lastUsedAt: number }>) {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       for (const u of uses) this.#q.grantUse.run(u.lastUsedAt, u.id);
-    }).immediate();
+    })();
   }
 
   async getKeyCreator(keyId: string) {
@@ -184,10 +185,10 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async putSigningKeyIfAbsent(k: TokenSigningKeyRecord) {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       this.#q.insertSigningKey.run(k);
       return signingKeyFromRow(this.#q.signingKey.get() as Row);
-    }).immediate();
+    })();
   }
 
   // Client-assertion keys and jti replay records (migration 8). Statements are prepared on first use.
@@ -220,12 +221,12 @@ export class SqlitePrincipalStore implements PrincipalStore {
 
   async addClientKey(k: ClientKeyRecord, max: number) {
     const q = this.#clientKeyQueries;
-    return this.#db.transaction((): 'added' | 'duplicate' | 'limit' => {
+    return writeTx(this.#db, (): 'added' | 'duplicate' | 'limit' => {
       if (q.byFingerprint.get(k.principalId, k.fingerprint) !== undefined) return 'duplicate';
       if ((q.count.get(k.principalId) as number) >= max) return 'limit';
       q.insert.run(k);
       return 'added';
-    }).immediate();
+    })();
   }
 
   async listClientKeys(principalId: string) {
@@ -247,10 +248,10 @@ export class SqlitePrincipalStore implements PrincipalStore {
 
   async useAssertionJti(clientId: string, jti: string, expiresAt: number, now: number) {
     const q = this.#clientKeyQueries;
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       q.purgeJtis.run(now);
       return q.insertJti.run(clientId, jti, expiresAt).changes === 1;
-    }).immediate();
+    })();
   }
 
   async getClientIdOf(principalId: string) {

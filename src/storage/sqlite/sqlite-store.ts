@@ -19,12 +19,13 @@ import { SqliteJobStore } from './sqlite-job-store.js';
 import type { JobStore } from '../../jobs/job.store.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import { SqlitePrincipalStore } from './sqlite-principal-store.js';
-import type { AuditStore } from '../../audit/audit.store.js';
+import type { AuditSearch, AuditStore } from '../../audit/audit.store.js';
 import { SqliteAuditStore } from './sqlite-audit-store.js';
 import type { ApprovalStore } from '../../auth/approval.store.js';
 import { SqliteApprovalStore } from './sqlite-approval-store.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
+import { writeTx } from './tx.js';
 
 type Row = Record<string, unknown>;
 
@@ -40,11 +41,11 @@ export function applyMigrations(db: Database.Database, migrations: Migration[] =
     if (m.version <= current) continue;
     // IMMEDIATE takes the write lock before re-reading the version, so two processes opening the
     // same fresh file cannot both apply the same migration.
-    db.transaction(() => {
+    writeTx(db, () => {
       if (currentVersion() >= m.version) return;
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    }).immediate();
+    })();
     current = m.version;
   }
   return Math.max(current, known);
@@ -56,7 +57,7 @@ export class SqliteStore implements Store {
   readonly tokens: TokenStore;
   readonly jobs: JobStore;
   readonly principals: PrincipalStore;
-  readonly audit: AuditStore;
+  readonly audit: AuditStore & AuditSearch;
   readonly approvals: ApprovalStore;
   readonly users: UserStore;
   readonly #db: Database.Database;

@@ -7,6 +7,7 @@ import type { LoginAttemptState, SessionLookup, SessionRecord, UserRecord } from
 import type { PrincipalRecord } from '../../auth/principal.model.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { principalFromRow } from './sqlite-principal-store.js';
+import { writeTx } from './tx.js';
 
 type Row = Record<string, unknown>;
 
@@ -93,11 +94,11 @@ export class SqliteUserStore implements UserStore {
   }
 
   async createUser(p: PrincipalRecord, u: UserRecord) {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       const inserted = this.#q.insertPrincipal.run({ ...p, roles: JSON.stringify(p.roles), disabled: p.disabled ? 1 : 0 }).changes === 1;
       if (inserted) this.#q.insertUser.run(u);
       return inserted;
-    }).immediate();
+    })();
   }
 
   async getUser(principalId: string) {
@@ -114,27 +115,27 @@ export class SqliteUserStore implements UserStore {
   }
 
   async setPendingMfa(principalId: string, wrappedSecret: Buffer, recoveryCodeHashes: string[]) {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       this.#q.setPending.run(wrappedSecret, principalId);
       this.#q.deletePendingCodes.run(principalId);
       for (const h of recoveryCodeHashes) this.#q.insertCode.run(principalId, h, 1);
-    }).immediate();
+    })();
   }
 
   async confirmMfa(principalId: string, lastStep: number, at: number) {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       if (this.#q.confirm.run(lastStep, at, principalId).changes !== 1) return false;
       this.#q.deleteActiveCodes.run(principalId);
       this.#q.activateCodes.run(principalId);
       return true;
-    }).immediate();
+    })();
   }
 
   async resetMfa(principalId: string) {
-    this.#db.transaction(() => {
+    writeTx(this.#db, () => {
       this.#q.reset.run(principalId);
       this.#q.deleteAllCodes.run(principalId);
-    }).immediate();
+    })();
   }
 
   async advanceTotpStep(principalId: string, step: number) {
@@ -184,7 +185,7 @@ export class SqliteUserStore implements UserStore {
   }
 
   async beginLoginAttempt(name: string, now: number, lockMs: (failures: number) => number, forgetBefore: number) {
-    return this.#db.transaction(() => {
+    return writeTx(this.#db, () => {
       this.#q.forgetAttempts.run(forgetBefore);
       const r = this.#q.attempts.get(name) as Row | undefined;
       const lockedUntil = (r?.locked_until as number | null | undefined) ?? null;
@@ -193,7 +194,7 @@ export class SqliteUserStore implements UserStore {
       const ms = lockMs(failures);
       this.#q.putAttempts.run(name, failures, ms > 0 ? now + ms : null, now);
       return { lockedUntil: null };
-    }).immediate();
+    })();
   }
 
   async undoLoginAttempt(name: string) {

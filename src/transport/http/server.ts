@@ -16,6 +16,7 @@ import { registerAuthRoutes } from './routes/auth.routes.js';
 import { registerUserRoutes } from './routes/user.routes.js';
 import { registerGrantRoutes } from './routes/grants.routes.js';
 import { registerApprovalRoutes } from './routes/approval.routes.js';
+import { registerAuditRoutes } from './routes/audit.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
 
@@ -188,6 +189,7 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerUserRoutes(app, deps);
   registerGrantRoutes(app, deps);
   registerApprovalRoutes(app, deps);
+  registerAuditRoutes(app, deps);
 
   return app;
 }

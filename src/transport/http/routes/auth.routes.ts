@@ -133,7 +133,7 @@ export function registerAuthRoutes(app: FastifyInstance, { access }: HttpDeps): 
         if (b.client_assertion_type !== CLIENT_ASSERTION_TYPE) throw errors.validation(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE} (RFC 7523 §2.2)`);
         if (b.client_assertion === undefined) throw errors.validation('client_assertion is required with client_assertion_type');
         if (basic || b.client_secret !== undefined) throw errors.validation('authenticate the client with one method: a client assertion or a client secret, not both');
-        const t = await access.issueTokenForAssertion(b.client_assertion, { ...(b.client_id !== undefined ? { clientId: b.client_id } : {}), host: req.host }, expiresIn);
+        const t = await access.issueTokenForAssertion(b.client_assertion, { ...(b.client_id !== undefined ? { clientId: b.client_id } : {}), host: req.host }, expiresIn, call(req));
         reply.header('pragma', 'no-cache');
         return { access_token: t.token, token_type: 'Bearer' as const, expires_in: t.expiresIn };
       }
@@ -143,7 +143,7 @@ export function registerAuthRoutes(app: FastifyInstance, { access }: HttpDeps): 
       const id = basic?.id ?? b.client_id;
       const secret = basic?.secret ?? b.client_secret;
       if (id === undefined || secret === undefined) throw errors.validation('client_id and client_secret are required');
-      const t = await access.issueToken(id, secret, expiresIn);
+      const t = await access.issueToken(id, secret, expiresIn, call(req));
       reply.header('pragma', 'no-cache');
       return { access_token: t.token, token_type: 'Bearer' as const, expires_in: t.expiresIn };
     });

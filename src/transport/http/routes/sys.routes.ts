@@ -15,13 +15,13 @@ export function registerSysRoutes(app: FastifyInstance, { ops, sys }: HttpDeps):
   app.get('/v1/sys/seal-status', { schema: { tags, security: [], response: S.withErrors({ 200: S.SealStatusOut }) } }, async () => sys.sealStatus());
   app.post('/v1/sys/init', { schema: { tags, security: [], body: S.InitBody, response: S.withErrors({ 200: S.InitOut }) } }, async (req) => {
     const b = req.body as { shares: number; threshold: number };
-    return sys.init(b.shares, b.threshold);
+    return sys.init(b.shares, b.threshold, call(req));
   });
   app.post('/v1/sys/unseal', { schema: { tags, security: [], body: S.UnsealBody, response: S.withErrors({ 200: S.SealStatusOut }) } }, async (req) => {
     const b = req.body as { share?: string; reset?: boolean };
-    if (b.reset === true) return sys.resetUnseal();
+    if (b.reset === true) return sys.resetUnseal(call(req));
     if (b.share === undefined) throw errors.validation('body must contain "share" (or "reset": true)');
-    return sys.unseal(b.share);
+    return sys.unseal(b.share, call(req));
   });
   app.post('/v1/sys/seal', { schema: { tags, response: S.withErrors({ 200: S.SealedOut }) } }, async (req) => {
     await ops.sealNow(call(req));
@@ -30,11 +30,11 @@ export function registerSysRoutes(app: FastifyInstance, { ops, sys }: HttpDeps):
   app.post('/v1/sys/root-token/revoke', { schema: { tags, response: S.withErrors({ 200: S.RevokeRootOut }) } }, async (req) => sys.revokeRoot(call(req)));
   const attemptView = <T extends { expiresAt: number | null }>(s: T) => ({ ...s, expiresAt: iso(s.expiresAt) });
   app.get('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.generateRootStatus()));
-  app.post('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.startGenerateRoot()));
-  app.delete('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async () => attemptView(sys.cancelGenerateRoot()));
+  app.post('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async (req) => attemptView(await sys.startGenerateRoot(call(req))));
+  app.delete('/v1/sys/generate-root/attempt', { schema: { tags, security: [], response: S.withErrors({ 200: S.GenerateRootOut }) } }, async (req) => attemptView(await sys.cancelGenerateRoot(call(req))));
   app.post('/v1/sys/generate-root/update', { schema: { tags, security: [], body: S.GenerateRootUpdateBody, response: S.withErrors({ 200: S.GenerateRootOut }) } }, async (req) => {
     const b = req.body as { nonce: string; share: string };
-    return attemptView(await sys.updateGenerateRoot(b.nonce, b.share));
+    return attemptView(await sys.updateGenerateRoot(b.nonce, b.share, call(req)));
   });
   app.get('/v1/sys/jobs', { schema: { tags, response: S.withErrors({ 200: S.JobsOut }) } }, async (req) => {
     const jobs = await sys.jobs(call(req));

@@ -49,7 +49,7 @@ export function registerUserRoutes(app: FastifyInstance, { users }: HttpDeps): v
 
   app.post('/v1/auth/login', { schema: { tags, security: [], body: U.LoginBody, response: withErrors({ 200: U.SessionOut }) } }, async (req, reply) => {
     const b = req.body as { username: string; password: string; otp?: string };
-    const r = await users.login(b.username, b.password, b.otp);
+    const r = await users.login(b.username, b.password, b.otp, call(req));
     reply.header('pragma', 'no-cache');
     return sessionView(r, r.mfaEnrollmentRequired, r.session.createdAt);
   });

@@ -1,0 +1,177 @@
+/**
+ * The audit stage (issue 4/10 §1, §3): every use-case records exactly one event in the ledger —
+ * allowed (after it succeeded), denied or failed — and the event is durably appended BEFORE the
+ * result is returned. FAIL CLOSED: if the append fails, the use-case throws Internal and its
+ * result (already computed) is dropped, its secret buffers zeroized.
+ *
+ * One generic wrapper, applied to each use-case class at the composition root: a method whose
+ * first argument is a Call is audited, and its call is given a fresh `audit` record that the
+ * pipeline fills as it learns who is calling, what action on which key and with what context.
+ * Unauthenticated use-cases (token endpoint, login, unseal, root generation) take the request
+ * facts as an argument at a known position and are listed explicitly. Anything else (health,
+ * seal status) passes through unaudited.
+ */
+import type { Action } from '../auth/authorize.js';
+import type { EncryptionContext } from '../crypto/encryption-context.js';
+import { zeroize } from '../crypto/secret-bytes.js';
+import type { AuditDetails, AuditEventInput, AuthMethod, Outcome } from '../audit/event.js';
+import { KeywardenError, isKeywardenError } from '../errors/catalog.js';
+import type { Call } from './pipeline.js';
+
+/** What the pipeline (or an unauthenticated use-case) learnt about a call, for its event. */
+export interface AuditFacts {
+  principal?: { id: string; name: string; kind: string; accessor?: string; session?: unknown };
+  action?: Action;
+  keyId?: string;
+  keyVersion?: number;
+  context?: EncryptionContext;
+  /** The credential id to record (HMAC'd) when not the principal's accessor (e.g. a token just issued). */
+  tokenId?: string;
+  authMethod?: AuthMethod;
+}
+
+/** The request facts an unauthenticated use-case receives from its transport. */
+export interface RequestFacts {
+  requestId: string;
+  sourceIp?: string;
+  audit?: AuditFacts;
+}
+
+/** How an unauthenticated use-case is recorded: its operation and the position of its RequestFacts argument. */
+export interface UnauthenticatedSpec {
+  operation: string;
+  facts: number;
+  authMethod: AuthMethod;
+}
+
+export interface AuditLedger {
+  append(input: AuditEventInput): Promise<{ index: number }>;
+}
+
+/** Refusals by access control; every other error code is a failure. */
+const DENY_CODES = new Set(['Unauthenticated', 'PermissionDenied', 'MfaRequired', 'ApprovalRequired', 'LockedOut']);
+
+const isCall = (a: unknown): a is Call =>
+  typeof a === 'object' && a !== null && typeof (a as Call).requestId === 'string' && 'token' in a;
+
+function authMethodOf(call: Call | RequestFacts, f: AuditFacts): AuthMethod {
+  if (f.authMethod !== undefined) return f.authMethod;
+  if ('internal' in call && call.internal !== undefined) return 'internal';
+  const p = f.principal;
+  if (p === undefined) return 'none';
+  if (p.kind === 'root') return 'root-token';
+  return p.session !== undefined ? 'session' : 'access-token';
+}
+
+type Rec = Record<string, unknown>;
+const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Buffer.isBuffer(v);
+
+/** Key id and version from a use-case result (crypto results, a key record, {key, versions}). */
+function keyOf(result: unknown): { keyId?: string; keyVersion?: number } {
+  if (!isRec(result)) return {};
+  if (typeof result.keyId === 'string') return { keyId: result.keyId, ...(typeof result.keyVersion === 'number' ? { keyVersion: result.keyVersion } : {}) };
+  const k = isRec(result.key) ? result.key : result;
+  if (typeof k.id === 'string' && typeof k.primaryVersion === 'number' && typeof k.spec === 'string') return { keyId: k.id, keyVersion: k.primaryVersion };
+  return {};
+}
+
+/** Item counts of a batch result (`[{ref, ok} | {ref, error}]`). */
+function batchDetails(result: unknown): AuditDetails | undefined {
+  if (!Array.isArray(result) || result.length === 0 || !isRec(result[0]) || typeof result[0].ref !== 'string') return undefined;
+  const failed = result.filter((r) => isRec(r) && 'error' in r).length;
+  return { items: result.length, succeeded: result.length - failed, failed };
+}
+
+/** Zeroizes secret buffers of a result that will not be returned (plaintexts, data keys). */
+function dispose(result: unknown): void {
+  const wipe = (v: unknown) => {
+    if (isRec(v) && Buffer.isBuffer(v.plaintext)) zeroize(v.plaintext);
+  };
+  if (Buffer.isBuffer(result)) zeroize(result);
+  else if (Array.isArray(result)) for (const r of result) wipe(isRec(r) ? r.ok : undefined);
+  else wipe(result);
+}
+
+function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, result: unknown, error: unknown): AuditEventInput {
+  const failed = error !== undefined;
+  const code = failed ? (isKeywardenError(error) ? error.code : 'Internal') : null;
+  const outcome: Outcome = !failed ? 'allow' : DENY_CODES.has(code!) ? 'deny' : 'error';
+  const fromResult = failed ? {} : keyOf(result);
+  const keyId = f.keyId ?? fromResult.keyId ?? null;
+  const keyVersion = f.keyVersion ?? (fromResult.keyId === keyId ? fromResult.keyVersion : undefined) ?? null;
+  const details = failed ? undefined : batchDetails(result);
+  const p = f.principal;
+  const internal = 'internal' in call ? call.internal : undefined;
+  return {
+    requestId: call.requestId,
+    principal: p ? { id: p.id, name: p.name, kind: p.kind } : null,
+    authMethod: authMethodOf(call, f),
+    sourceIp: call.sourceIp ?? null,
+    operation: f.action ?? fallbackOp,
+    keyId,
+    keyVersion,
+    outcome,
+    errorCode: code,
+    approvalIds: internal ? [internal.approvalRequestId] : [],
+    // A batch's items carry their own contexts: only their counts are recorded.
+    ...(f.context !== undefined && details === undefined ? { encryptionContext: f.context } : {}),
+    tokenId: f.tokenId ?? p?.accessor ?? null,
+    ...(details !== undefined ? { details } : {}),
+  };
+}
+
+function ledgerFailure(e: unknown): KeywardenError {
+  if (isKeywardenError(e) && e.code === 'Internal') return e;
+  const err = new KeywardenError('Internal', 'The audit ledger could not record the operation, so it was not performed');
+  err.cause = e;
+  return err;
+}
+
+/**
+ * `target` with every use-case audited into `ledger`. `name` prefixes the fallback operation
+ * (`<name>:<method>`) of a use-case refused before the pipeline named its action.
+ */
+export function audited<T extends object>(target: T, ledger: AuditLedger, name: string, unauthenticated: { [K in keyof T]?: UnauthenticatedSpec } = {}): T {
+  const wrapped = new Map<PropertyKey, unknown>();
+
+  const run = async (fn: (...a: unknown[]) => unknown, args: unknown[], base: Call | RequestFacts, at: number, op: string, authMethod?: AuthMethod) => {
+    const facts: AuditFacts = authMethod !== undefined ? { authMethod } : {};
+    const c = { ...base, audit: facts };
+    args[at] = c;
+    let result: unknown;
+    let error: unknown;
+    try {
+      result = await fn.apply(target, args);
+    } catch (e) {
+      error = e ?? new Error('use-case threw nothing');
+    }
+    try {
+      await ledger.append(eventOf(c, facts, op, result, error));
+    } catch (e) {
+      dispose(result);
+      throw ledgerFailure(e);
+    }
+    if (error !== undefined) throw error;
+    return result;
+  };
+
+  return new Proxy(target, {
+    get(t, prop) {
+      const v: unknown = Reflect.get(t, prop, t);
+      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      let w = wrapped.get(prop);
+      if (w === undefined) {
+        const fn = v as (...a: unknown[]) => unknown;
+        const spec = (unauthenticated as Record<string, UnauthenticatedSpec | undefined>)[prop];
+        w = spec
+          ? (...args: unknown[]) => {
+              const req = args[spec.facts] as RequestFacts | undefined;
+              return run(fn, args, req ?? { requestId: '' }, spec.facts, spec.operation, spec.authMethod);
+            }
+          : (...args: unknown[]) => (isCall(args[0]) ? run(fn, args, args[0], 0, `${name}:${prop}`) : fn.apply(t, args));
+        wrapped.set(prop, w);
+      }
+      return w;
+    },
+  });
+}
