@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CanonicalError } from './canonical.js';
-import { auditHmac, buildEvent, decodeLeaf, encodeLeaf, type AuditEventInput } from './event.js';
+import { auditHmac, buildEvent, decodeLeaf, encodeLeaf, hasEventShape, type AuditEventInput } from './event.js';
 import { checkpointMessage } from './checkpoint.js';
 import { leafHash } from './merkle.js';
 
@@ -116,4 +116,42 @@ test('docs/audit-format.md: the worked example encodes to the documented bytes a
 test('docs/audit-format.md: the checkpoint message example', () => {
   const msg = checkpointMessage({ size: 3, rootHash: KEY, time: Date.UTC(2026, 0, 1) });
   assert.equal(msg.toString('utf8'), `${block('checkpoint-message')}\n`);
+});
+
+test('the hot-path leaf encoder agrees byte for byte with the generic canonical encoder', async () => {
+  const { canonicalBytes } = await import('./canonical.js');
+  const hmac = auditHmac(KEY);
+  const strings = ['', 'a', 'ünï', '"quoted" \\ back', 'tab\tnew\nline\u0001', '\u2028sep', '😀', 'Zebra', 'apple', 'B'];
+  let n = 0;
+  for (const s of strings) {
+    for (const withDetails of [false, true]) {
+      const inputs: AuditEventInput[] = [
+        { ...input, requestId: s },
+        {
+          requestId: `r${s}`,
+          principal: n % 2 ? null : { id: s, name: s + s, kind: 'service-account' },
+          authMethod: n % 3 ? 'access-token' : 'none',
+          sourceIp: n % 2 ? null : s,
+          operation: 'key:encrypt',
+          keyId: n % 2 ? s : null,
+          keyVersion: n % 2 ? n : null,
+          outcome: n % 3 ? 'allow' : 'error',
+          errorCode: n % 3 ? null : s,
+          policy: n % 2 ? { decision: s, rule: n % 4 ? null : s } : null,
+          approvalIds: n % 2 ? [s, 'x', s] : [],
+          encryptionContext: { [s || 'k']: s, Z: 'z', a: s },
+          tokenId: n % 2 ? s : null,
+          ...(withDetails ? { details: { [s || 'd']: s, count: n, ok: n % 2 === 0, none: null, B: -n } } : {}),
+        },
+      ];
+      for (const i of inputs) {
+        const e = buildEvent(i, T + n, n % 5 ? hmac : undefined);
+        assert.ok(hasEventShape(e), 'a built event takes the straight-line path');
+        for (const index of [0, n, 2 ** 40 + n]) {
+          assert.deepEqual(encodeLeaf(e, index), canonicalBytes({ ...e, seq: index } as never), `event ${n} at ${index}`);
+        }
+        n++;
+      }
+    }
+  }
 });

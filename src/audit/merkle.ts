@@ -41,6 +41,12 @@ function isPowerOfTwo(n: number): boolean {
 const odd = (n: number) => n % 2 === 1;
 const half = (n: number) => Math.floor(n / 2);
 
+/**
+ * Complete subtrees smaller than this are recomputed from their leaves when needed (at most 15
+ * hashes) instead of memoized: the memo then holds about one entry per 16 leaves, not one per leaf.
+ */
+const MEMO_MIN_SIZE = 16;
+
 export interface LeafSource {
   /** The leaf hash at `index` (0-based); must exist. */
   leafHash(index: number): Promise<Buffer>;
@@ -107,7 +113,7 @@ export class MerkleTree {
 
   async #hash(start: number, size: number): Promise<Buffer> {
     if (size === 1) return this.leaves.leafHash(start);
-    const complete = isPowerOfTwo(size) && start % size === 0;
+    const complete = size >= MEMO_MIN_SIZE && isPowerOfTwo(size) && start % size === 0;
     const key = complete ? `${start}:${size}` : '';
     if (complete) {
       const hit = this.#memo.get(key);

@@ -21,7 +21,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     storage: Type.Object(
-      { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }) },
+      { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }), auditFsync: Type.Optional(Type.Union([Type.Literal('interval'), Type.Literal('commit')])) },
       { additionalProperties: false },
     ),
     seal: Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),

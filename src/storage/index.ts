@@ -5,6 +5,6 @@ import type { Store, StorageConfig } from './store.js';
 export function openStore(config: StorageConfig): Store {
   switch (config.type) {
     case 'sqlite':
-      return new SqliteStore(config.path);
+      return new SqliteStore(config.path, { auditFsync: config.auditFsync ?? 'interval' });
   }
 }

@@ -23,4 +23,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export type StorageConfig = { type: 'sqlite'; path: string };
+/**
+ * `auditFsync`: when an audit event reaches stable storage. 'interval' (default): it is written to
+ * the database's write-ahead log before the call answers (it survives a crash of the process) and
+ * fsync'd within 1 s; 'commit': every group commit is fsync'd before the calls answer (slower).
+ */
+export type StorageConfig = { type: 'sqlite'; path: string; auditFsync?: 'interval' | 'commit' };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { applyMigrations } from '../../src/storage/sqlite/sqlite-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import { SqliteAuditStore } from '../../src/storage/sqlite/sqlite-audit-store.js';
+import { SqliteAuditStore, encodeBatch } from '../../src/storage/sqlite/sqlite-audit-store.js';
 import { KeywardenError } from '../../src/errors/catalog.js';
 import { LedgerService } from '../../src/audit/ledger.service.js';
 import { buildEvent, decodeLeaf, encodeLeaf } from '../../src/audit/event.js';
@@ -219,9 +219,9 @@ describe('fail closed', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const writer = new AuditWriter(dir); // a directory: the thread's connection cannot open it
     const e = buildEvent({ requestId: 'r', principal: null, authMethod: 'none', operation: 'key:encrypt', outcome: 'allow' }, 0, undefined);
-    const first = await Promise.allSettled([writer.append([e]), writer.append([e, e])]);
+    const first = await Promise.allSettled([writer.append(encodeBatch([e], 0)), writer.append(encodeBatch([e, e], 1))]);
     assert.deepEqual(first.map((o) => o.status), ['rejected', 'rejected']);
-    await assert.rejects(writer.append([e]), 'a new thread is started, and fails too');
+    await assert.rejects(writer.append(encodeBatch([e], 0)), 'a new thread is started, and fails too');
     await writer.close();
   });
 
@@ -236,4 +236,30 @@ describe('fail closed', () => {
     raw.exec('DROP TRIGGER test_unwritable');
     assert.deepEqual(await ledger.append(ev(0)), { index: 14 });
   });
+});
+
+describe('durability modes (StorageConfig.auditFsync)', () => {
+  for (const mode of ['interval', 'commit'] as const) {
+    test(`${mode}: appended events and checkpoints are in the file after close, and verify`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'keywarden-audit-'));
+      cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      const path = join(dir, 'keywarden.db');
+      const store = new SqliteStore(path, { auditFsync: mode });
+      const e = (i: number) => buildEvent({ requestId: `r${i}`, principal: null, authMethod: 'none', operation: 'key:encrypt', outcome: 'allow' }, i, undefined);
+      const appended = await Promise.all(Array.from({ length: 20 }, (_, i) => store.audit.append([e(i)])));
+      assert.deepEqual(appended.map((a) => a.first).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
+      await store.close();
+      const raw = new Database(path, { readonly: true });
+      try {
+        const rows = raw.prepare('SELECT idx, data, leaf_hash FROM audit_events ORDER BY idx').all() as Array<{ idx: number; data: Buffer; leaf_hash: Buffer }>;
+        assert.equal(rows.length, 20);
+        for (const r of rows) {
+          assert.equal(decodeLeaf(r.data).seq, r.idx);
+          assert.deepEqual(r.leaf_hash, leafHash(r.data));
+        }
+      } finally {
+        raw.close();
+      }
+    });
+  }
 });

@@ -8,14 +8,14 @@
  * the next append if it dies (every batch in flight is then rejected: fail closed).
  */
 import { Worker } from 'node:worker_threads';
-import type { AuditAppend, CheckpointRecord } from '../../audit/audit.store.js';
-import type { AuditEvent } from '../../audit/event.js';
+import type { CheckpointRecord } from '../../audit/audit.store.js';
+import type { EncodedBatch } from './sqlite-audit-store.js';
 
 export type WriterRequest =
-  | { id: number; events: readonly AuditEvent[] }
+  | { id: number; batch: EncodedBatch }
   | { id: number; checkpoint: CheckpointRecord }
   | { close: true };
-export type WriterReply = { id: number; first: number; hashes: Uint8Array } | { id: number; done: true } | { id: number; error: string };
+export type WriterReply = { id: number; done: true } | { id: number; error: string };
 
 // From the TypeScript sources (tsx, tests) the worker must load tsx itself: workers do not inherit
 // the loader hooks of the main thread. Dynamic import() only, so that the bootstrap runs both as a
@@ -37,13 +37,14 @@ export class AuditWriter {
   #next = 0;
   readonly #pending = new Map<number, Pending>();
 
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly fsync: 'interval' | 'commit' = 'interval',
+  ) {}
 
-  async append(events: readonly AuditEvent[]): Promise<AuditAppend> {
-    const m = await this.#send({ id: this.#next++, events });
-    if (!('hashes' in m)) throw new Error('unexpected reply from the audit writer');
-    const all = Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength);
-    return { first: m.first, leafHashes: Array.from({ length: all.length / 32 }, (_, i) => all.subarray(i * 32, i * 32 + 32)) };
+  /** Inserts an encoded batch; resolves once committed. */
+  async append(batch: EncodedBatch): Promise<void> {
+    await this.#send({ id: this.#next++, batch });
   }
 
   /** Checkpoints go through the thread too: their fsync would stall the event loop as well. */
@@ -73,7 +74,7 @@ export class AuditWriter {
 
   #spawn(): Worker {
     const tsx = FROM_SOURCES ? import.meta.resolve('tsx/esm/api') : null;
-    const w = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx, path: this.path } });
+    const w = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: ENTRY, tsx, path: this.path, fsync: this.fsync } });
     w.unref();
     w.on('message', (m: WriterReply) => {
       const p = this.#pending.get(m.id);

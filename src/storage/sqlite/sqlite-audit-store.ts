@@ -9,8 +9,8 @@
  * better-sqlite3 is synchronous, and a commit with synchronous=FULL blocks its thread for the
  * fsync. On the main thread that would stall every request for milliseconds per batch; on the
  * writer thread requests keep flowing and the events arriving meanwhile form the next batch.
- * Encoding and hashing happen there too, and checkpoint inserts go the same way. A `:memory:`
- * database (tests) is written in-thread.
+ * Encoding and hashing happen on the main thread (one buffer per batch crosses to the writer),
+ * and checkpoint inserts go the same way. A `:memory:` database (tests) is written in-thread.
  */
 import type Database from 'better-sqlite3';
 import type { AuditAppend, AuditKeyRecord, AuditQuery, AuditRow, AuditSearch, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
@@ -63,21 +63,57 @@ function prepare(db: Database.Database) {
   };
 }
 
-/** The append transaction on `db` (used in-thread and by the writer thread). */
-export function auditAppender(db: Database.Database): (events: readonly AuditEvent[]) => AuditAppend {
+/** A batch of events encoded for the ledger table: leaf data and leaf hashes, from index `first`. */
+export interface EncodedBatch {
+  first: number;
+  /** The leaf data of every event, concatenated; `lengths[i]` bytes each. */
+  data: Buffer;
+  lengths: Uint32Array;
+  /** 32 bytes per event. */
+  hashes: Buffer;
+}
+
+/** Encodes and hashes `events` as the rows from index `first` (on the calling thread). */
+export function encodeBatch(events: readonly AuditEvent[], first: number): EncodedBatch {
+  const leaves = events.map((e, i) => encodeLeaf(e, first + i));
+  return {
+    first,
+    data: Buffer.concat(leaves),
+    lengths: Uint32Array.from(leaves, (l) => l.length),
+    hashes: Buffer.concat(leaves.map(leafHash)),
+  };
+}
+
+/**
+ * The insert transaction for an encoded batch on `db` (in-thread, or on the writer thread). It
+ * refuses a batch that does not start at the next index (another writer got there first).
+ */
+export function batchInserter(db: Database.Database): (b: EncodedBatch) => void {
   const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck();
   const insert = db.prepare('INSERT INTO audit_events (idx, data, leaf_hash) VALUES (?, ?, ?)');
-  const append = writeTx(db, (events: readonly AuditEvent[]): AuditAppend => {
-    const first = size.get() as number;
-    const leafHashes = events.map((e, i) => {
-      const data = encodeLeaf(e, first + i);
-      const h = leafHash(data);
-      insert.run(first + i, data, h);
-      return h;
-    });
-    return { first, leafHashes };
+  return writeTx(db, (b: EncodedBatch) => {
+    const next = size.get() as number;
+    if (next !== b.first) throw new Error(`audit batch starts at index ${b.first} but the ledger is at ${next}`);
+    let off = 0;
+    for (let i = 0; i < b.lengths.length; i++) {
+      const len = b.lengths[i]!;
+      insert.run(b.first + i, b.data.subarray(off, off + len), b.hashes.subarray(i * 32, i * 32 + 32));
+      off += len;
+    }
   });
-  return append;
+}
+
+const splitHashes = (hashes: Buffer): Buffer[] => Array.from({ length: hashes.length / 32 }, (_, i) => hashes.subarray(i * 32, i * 32 + 32));
+
+/** The in-thread append on `db`: the next index, encoding and insert under one write lock. */
+export function auditAppender(db: Database.Database): (events: readonly AuditEvent[]) => AuditAppend {
+  const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck();
+  const insert = batchInserter(db);
+  return writeTx(db, (events: readonly AuditEvent[]): AuditAppend => {
+    const b = encodeBatch(events, size.get() as number);
+    insert(b);
+    return { first: b.first, leafHashes: splitHashes(b.hashes) };
+  });
 }
 
 /** The checkpoint insert on `db` (used in-thread and by the writer thread). */
@@ -100,13 +136,29 @@ export class SqliteAuditStore implements AuditStore, AuditSearch {
    * `db` MUST have migration 9 applied; the caller keeps ownership of the handle. With `path`
    * (the file `db` is open on), appends go through a writer thread; call close() before closing `db`.
    */
-  constructor(db: Database.Database, path?: string) {
+  constructor(db: Database.Database, path?: string, auditFsync: 'interval' | 'commit' = 'interval') {
     this.#db = db;
     this.#q = prepare(db);
     if (path !== undefined && path !== ':memory:' && path !== '') {
-      const writer = new AuditWriter(path);
+      const writer = new AuditWriter(path, auditFsync);
       this.#writer = writer;
-      this.#append = (events) => writer.append(events);
+      // Encoding and hashing stay on this thread (cheap); the thread gets one buffer per batch.
+      // The next index is read from this connection when unknown (at start, after a failure):
+      // the writer thread refuses a batch that does not start where the table ends.
+      // Batches commit in the order sent, so the next index advances as each one is sent; after a
+      // failure the batches behind it fail too (wrong start) and the index is read again.
+      let next: number | undefined;
+      this.#append = async (events) => {
+        const b = encodeBatch(events, (next ??= this.#q.size.get() as number));
+        next = b.first + events.length;
+        try {
+          await writer.append(b);
+        } catch (e) {
+          next = undefined;
+          throw e;
+        }
+        return { first: b.first, leafHashes: splitHashes(b.hashes) };
+      };
       this.#putCheckpoint = (c) => writer.putCheckpoint(c);
     } else {
       const append = auditAppender(db);

@@ -63,7 +63,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #audit: SqliteAuditStore;
 
-  constructor(path: string) {
+  constructor(path: string, opts: { auditFsync?: 'interval' | 'commit' } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const db = new Database(path);
     this.#db = db;
@@ -99,7 +99,7 @@ export class SqliteStore implements Store {
     this.jobs = new SqliteJobStore(db);
     this.principals = new SqlitePrincipalStore(db);
     // For a file, audit appends run on a writer thread with its own connection (no fsync stalls).
-    this.audit = this.#audit = new SqliteAuditStore(db, path);
+    this.audit = this.#audit = new SqliteAuditStore(db, path, opts.auditFsync ?? 'interval');
     this.approvals = new SqliteApprovalStore(db);
     this.users = new SqliteUserStore(db);
 
