@@ -170,7 +170,7 @@ export const hasEventShape = (e: AuditEvent): boolean => e.v === 1 && Object.key
  * This is on the hot path of every audited call, so an event as buildEvent makes it (every string
  * already checked well-formed, every number a safe integer) is written by a straight-line encoder
  * with the members in canonical order; anything else goes through the generic canonicalBytes.
- * src/audit/event.test.ts checks the two agree byte for byte.
+ * test/audit/event.test.ts checks the two agree byte for byte.
  */
 export function encodeLeaf(event: AuditEvent, index: number): Buffer {
   const e = event;

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, verify } from 'node:crypto';
-import { generateKeyPair } from '../crypto/primitives/asymmetric.js';
-import { KeywardenError } from '../errors/catalog.js';
+import { generateKeyPair } from '../../src/crypto/primitives/asymmetric.js';
+import { KeywardenError } from '../../src/errors/catalog.js';
 import {
   checkpointFromJson,
   checkpointKeyId,
@@ -14,7 +14,7 @@ import {
   trustedCheckpoint,
   verifyCheckpoint,
   type Checkpoint,
-} from './checkpoint.js';
+} from '../../src/audit/checkpoint.js';
 
 const pair = generateKeyPair({ type: 'ed25519' });
 const other = generateKeyPair({ type: 'ed25519' });

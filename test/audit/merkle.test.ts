@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { EMPTY_ROOT, MerkleTree, leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
+import { EMPTY_ROOT, MerkleTree, leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
 
 // ---- independent reference (straight from the RFC text) ----------------------------------------
 const H = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();

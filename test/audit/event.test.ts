@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CanonicalError } from './canonical.js';
-import { auditHmac, buildEvent, decodeLeaf, encodeLeaf, hasEventShape, type AuditEventInput } from './event.js';
-import { checkpointMessage } from './checkpoint.js';
-import { leafHash } from './merkle.js';
+import { CanonicalError } from '../../src/audit/canonical.js';
+import { auditHmac, buildEvent, decodeLeaf, encodeLeaf, hasEventShape, type AuditEventInput } from '../../src/audit/event.js';
+import { checkpointMessage } from '../../src/audit/checkpoint.js';
+import { leafHash } from '../../src/audit/merkle.js';
 
 const KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
 const T = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -119,7 +119,7 @@ test('docs/audit-format.md: the checkpoint message example', () => {
 });
 
 test('the hot-path leaf encoder agrees byte for byte with the generic canonical encoder', async () => {
-  const { canonicalBytes } = await import('./canonical.js');
+  const { canonicalBytes } = await import('../../src/audit/canonical.js');
   const hmac = auditHmac(KEY);
   const strings = ['', 'a', 'ünï', '"quoted" \\ back', 'tab\tnew\nline\u0001', '\u2028sep', '😀', 'Zebra', 'apple', 'B'];
   let n = 0;

@@ -9,17 +9,17 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { barrierUnwrap } from '../crypto/aead.js';
-import { publicSpkiOf } from '../crypto/primitives/asymmetric.js';
-import { KeywardenError } from '../errors/catalog.js';
-import { SqliteStore } from '../storage/sqlite/sqlite-store.js';
-import { ManualClock } from '../util/clock.js';
-import type { AuditStore } from './audit.store.js';
-import { checkpointKeyId, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
-import { decodeLeaf, type AuditEventInput } from './event.js';
-import { LedgerService, type LedgerOptions } from './ledger.service.js';
-import { EMPTY_ROOT, verifyConsistency, verifyInclusion } from './merkle.js';
-import { openUnsealedStore } from '../../test/support/unsealed-store.js';
+import { barrierUnwrap } from '../../src/crypto/aead.js';
+import { publicSpkiOf } from '../../src/crypto/primitives/asymmetric.js';
+import { KeywardenError } from '../../src/errors/catalog.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { ManualClock } from '../../src/util/clock.js';
+import type { AuditStore } from '../../src/audit/audit.store.js';
+import { checkpointKeyId, verifyCheckpoint, type Checkpoint } from '../../src/audit/checkpoint.js';
+import { decodeLeaf, type AuditEventInput } from '../../src/audit/event.js';
+import { LedgerService, type LedgerOptions } from '../../src/audit/ledger.service.js';
+import { EMPTY_ROOT, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
+import { openUnsealedStore } from '../support/unsealed-store.js';
 
 const ev = (i: number, extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
   requestId: `req-${i}`,

@@ -11,13 +11,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KeywardenError } from '../../errors/catalog.js';
-import { checkpointFromJson, trustedCheckpoint, verifyCheckpoint } from '../checkpoint.js';
-import { encodeLeaf } from '../event.js';
-import { LedgerService } from '../ledger.service.js';
-import { verifyLedger } from '../verify.js';
-import { attachSinks, closeSinks, createSinks, sinkStats, type SinkRecord } from './index.js';
-import { openUnsealedStore } from '../../../test/support/unsealed-store.js';
+import { KeywardenError } from '../../../src/errors/catalog.js';
+import { checkpointFromJson, trustedCheckpoint, verifyCheckpoint } from '../../../src/audit/checkpoint.js';
+import { encodeLeaf } from '../../../src/audit/event.js';
+import { LedgerService } from '../../../src/audit/ledger.service.js';
+import { verifyLedger } from '../../../src/audit/verify.js';
+import { attachSinks, closeSinks, createSinks, sinkStats, type SinkRecord } from '../../../src/audit/sinks/index.js';
+import { openUnsealedStore } from '../../support/unsealed-store.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { inspect } from 'node:util';
-import { ManualClock } from '../../util/clock.js';
-import { eventRecord, type SinkRecord } from './sink.js';
-import { webhookSink } from './webhook-sink.js';
+import { ManualClock } from '../../../src/util/clock.js';
+import { eventRecord, type SinkRecord } from '../../../src/audit/sinks/sink.js';
+import { webhookSink } from '../../../src/audit/sinks/webhook-sink.js';
 
 const SECRET = 'webhook-secret-0123456789abcdef';
 
