@@ -1,4 +1,4 @@
-import type { EncryptionContext } from '../crypto/encryption-context.js';
+import type { ContextForGrants } from './grant-conditions.js';
 import { KeywardenError } from '../errors/catalog.js';
 import type { GrantOperation } from './principal.model.js';
 import { ruleFor } from './roles.js';
@@ -68,7 +68,7 @@ export type Action =
 export interface GrantContext {
   now: number;
   sourceIp?: string;
-  encryptionContext?: EncryptionContext;
+  encryptionContext?: ContextForGrants;
 }
 
 /** The key an action targets. `ref` is the key as the caller named it (used in deny messages). */

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONTEXT_CHECKED_PER_ITEM, addressInCidr, checkConditions, checkSelector, compileConditions, containsPairs } from './grant-conditions.js';
+import type { GrantContext } from './authorize.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -90,7 +91,7 @@ test('containsPairs uses own properties only', () => {
 });
 
 describe('compileConditions', () => {
-  const ctx = (over: Partial<{ now: number; sourceIp: string; encryptionContext: Record<string, string> }> = {}) => ({ now: NOW, ...over });
+  const ctx = (over: Partial<GrantContext> = {}): GrantContext => ({ now: NOW, ...over });
 
   test('no conditions: always holds, even without request facts', () => {
     const holds = compileConditions({});

@@ -22,11 +22,12 @@ export const MAX_TAG_KEY_LENGTH = 128;
 export const MAX_TAG_VALUE_LENGTH = 256;
 
 /**
- * Passed as the encryption context by an entry check whose context conditions are checked later,
- * item by item (batch encrypt authorizes each item with its own context). Compared by identity;
- * it MUST NOT be used for any operation that is not re-authorized with its real context.
+ * Passed instead of an encryption context by an entry check whose context conditions are checked
+ * later, item by item (batch encrypt authorizes each item with its own context). It MUST NOT be
+ * used for any operation that is not re-authorized with its real context.
  */
-export const CONTEXT_CHECKED_PER_ITEM: EncryptionContext = Object.freeze({});
+export const CONTEXT_CHECKED_PER_ITEM = 'checked-per-item' as const;
+export type ContextForGrants = EncryptionContext | typeof CONTEXT_CHECKED_PER_ITEM;
 
 // ---- addresses ------------------------------------------------------------------------------------
 

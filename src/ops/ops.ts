@@ -30,7 +30,7 @@ import type { SealService } from '../seal/seal.service.js';
 import type { TokenService } from '../auth/token.service.js';
 import { Pipeline, type Call } from './pipeline.js';
 import { needsGrant, type Action, type GrantLookup } from '../auth/authorize.js';
-import { CONTEXT_CHECKED_PER_ITEM } from '../auth/grant-conditions.js';
+import { CONTEXT_CHECKED_PER_ITEM, type ContextForGrants } from '../auth/grant-conditions.js';
 import type { Principal } from '../auth/token.model.js';
 
 export type { Call } from './pipeline.js';
@@ -293,7 +293,7 @@ export class Ops {
    * Pipeline for `action` on `keyRef` (grants checked against the operation's encryption context),
    * then encrypt-side rules: an Enabled key of the given usage.
    */
-  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage, context?: EncryptionContext): Promise<{ principal: Principal; key: KeyRecord }> {
+  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage, context?: ContextForGrants): Promise<{ principal: Principal; key: KeyRecord }> {
     const { principal, key } = await this.pipeline.beginKey(call, action, keyRef, context);
     requireState(key, 'encrypt');
     if (key.usage !== usage) {

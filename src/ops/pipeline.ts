@@ -8,6 +8,7 @@ import { ruleFor } from '../auth/roles.js';
 import type { Principal } from '../auth/token.model.js';
 import type { TokenService } from '../auth/token.service.js';
 import type { EncryptionContext } from '../crypto/encryption-context.js';
+import type { ContextForGrants } from '../auth/grant-conditions.js';
 import { isKeywardenError } from '../errors/catalog.js';
 import type { KeyRecord } from '../keys/key.model.js';
 import type { KeyService } from '../keys/key.service.js';
@@ -67,13 +68,12 @@ export interface PipelineDeps {
 }
 
 /** The first action, key and context a use-case names are the ones its audit event records. */
-function noteAction(call: Call, action: Action, keyId?: string, context?: EncryptionContext): void {
+function noteAction(call: Call, action: Action, keyId?: string, context?: ContextForGrants): void {
   const a = call.audit;
   if (a === undefined) return;
   a.action ??= action;
   if (keyId !== undefined) a.keyId ??= keyId;
-  // (An empty context records nothing: CONTEXT_CHECKED_PER_ITEM is one.)
-  if (context !== undefined && a.context === undefined && Object.keys(context).length > 0) a.context = context;
+  if (typeof context === 'object' && a.context === undefined && Object.keys(context).length > 0) a.context = context;
 }
 
 export class Pipeline {
@@ -95,7 +95,7 @@ export class Pipeline {
   }
 
   /** Request facts for grant conditions. */
-  grantContext(call: Call, encryptionContext?: EncryptionContext): GrantContext {
+  grantContext(call: Call, encryptionContext?: ContextForGrants): GrantContext {
     return { now: this.#clock.now(), sourceIp: call.sourceIp, encryptionContext };
   }
 
@@ -120,7 +120,7 @@ export class Pipeline {
    * no grant on, so the answer never reveals whether a key exists. `encryptionContext` is the
    * operation's context, for grants conditioned on it.
    */
-  async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: EncryptionContext): Promise<{ principal: Principal; key: KeyRecord }> {
+  async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: ContextForGrants): Promise<{ principal: Principal; key: KeyRecord }> {
     noteAction(call, action, undefined, encryptionContext);
     this.requireUnsealed();
     const principal = await this.#authenticate(call);
