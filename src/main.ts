@@ -91,8 +91,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     // The stored access policy (MFA, quorum approvals, JIT limits), held in memory; people read it too.
     const accessPolicy = new AccessPolicyService(store.approvals, clock);
     await accessPolicy.load();
-    const userPolicy = accessPolicy;
-    const sessions = new SessionService({ store: store.users, clock, policy: userPolicy });
+    const sessions = new SessionService({ store: store.users, clock, policy: accessPolicy });
     const tokens = new TokenService(store.tokens, clock, accessTokens, sessions);
     const keys = new KeyService(store.keys, seal, clock);
     // Grant evaluation reads a key's current tags and creator through the cached key lookup.
@@ -106,19 +105,17 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens, sessions });
     const grantOps = audit(new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts }), 'grant');
     const assertions = new ClientAssertionVerifier({ store: store.principals, clock });
-    // `users` is built below; the reviewer reads MFA status only at request time.
+    const users = new UserService({ store: store.users, principals: store.principals, sessions, seal, clock, policy: accessPolicy });
     const reviewer = new AccessReviewer({ grants, keys, principals: store.principals, mfaStatus: () => users.mfaStatus(), clock });
     const access = audit(new AccessOps({ pipeline: ops.pipeline, serviceAccounts, accessTokens, assertions, reviewer }), 'access', {
       issueToken: { operation: 'auth:token', facts: 3, authMethod: 'client-credentials' },
       issueTokenForAssertion: { operation: 'auth:token', facts: 3, authMethod: 'client-credentials' },
     });
-    const users = new UserService({ store: store.users, principals: store.principals, sessions, seal, clock, policy: userPolicy });
-    ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: userPolicy, clock }) });
     const userOps = audit(new UserOps({ pipeline: ops.pipeline, users, sessions, clock }), 'user', {
       login: { operation: 'auth:login', facts: 3, authMethod: 'none' },
     });
     const approvals = new ApprovalService({ store: store.approvals, principals: store.principals, policy: accessPolicy, clock });
-    ops.pipeline.setGates({ approvals });
+    ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: accessPolicy, clock }), approvals });
     const approvalOps = audit(new ApprovalOps({
       pipeline: ops.pipeline,
       approvals,

@@ -60,6 +60,3 @@ export const DEFAULT_ACCESS_POLICY: AccessPolicy = {
 export interface AccessPolicySource {
   current(): AccessPolicy;
 }
-
-/** A fixed policy (the default until the approval service loads the stored one; tests). */
-export const staticAccessPolicy = (p: AccessPolicy = DEFAULT_ACCESS_POLICY): AccessPolicySource => ({ current: () => p });
