@@ -25,6 +25,7 @@ import { Ops } from './ops/ops.js';
 import { KeyAdminOps } from './ops/key-admin.ops.js';
 import { LedgerService } from './audit/ledger.service.js';
 import { AuditOps } from './ops/audit.ops.js';
+import { attachSinks, closeSinks, createSinks, type AuditSink, type SinksConfig } from './audit/sinks/index.js';
 import { audited } from './ops/audited.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { hostname } from 'node:os';
@@ -46,6 +47,8 @@ export interface KeywardenOptions {
   startJobs?: boolean;
   /** Record every use-case in the audit ledger (default true; false only to measure its cost: bench/). */
   audit?: boolean;
+  /** Copies of every committed event and checkpoint (SIEM, witnesses); config `audit.sinks`. */
+  auditSinks?: SinksConfig;
 }
 
 /** Lifecycle jobs and how often each runs (each one processes everything due at the time it runs). */
@@ -75,11 +78,15 @@ export interface Keywarden {
   approvals: ApprovalService;
   scheduler: Scheduler;
   ledger: LedgerService;
+  /** The configured audit sinks (their stats feed metrics). */
+  sinks: readonly AuditSink[];
   close(): Promise<void>;
 }
 
 export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden> {
   const clock = opts.clock ?? systemClock;
+  // Sinks are validated and built before anything opens, so a bad sinks config changes nothing.
+  const sinks = createSinks(opts.auditSinks ?? {});
   const store = openStore(opts.storage);
   try {
     const seal = new SealService(store.seal, clock);
@@ -97,6 +104,8 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     // Grant evaluation reads a key's current tags and creator through the cached key lookup.
     const grants = new GrantService(store.principals, clock, async (id) => keys.findById(id));
     const ledger = new LedgerService({ store: store.audit, seal, clock }, { onError: (e) => opts.logger && opts.logger.error({ err: e }, 'audit ledger checkpoint failed') });
+    // Witnessing: each sink gets every committed event and every signed checkpoint, off the commit path.
+    attachSinks(ledger, sinks);
     // The audit stage: every use-case of these classes records one event, awaited before its result leaves.
     const audit = <T extends object>(target: T, name: string, unauthenticated: Parameters<typeof audited<T>>[3] = {}) =>
       opts.audit === false ? target : audited(target, ledger, name, unauthenticated);
@@ -169,6 +178,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       approvals,
       scheduler,
       ledger,
+      sinks,
       async close() {
         if (closed) return;
         closed = true;
@@ -180,6 +190,8 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
         if (!seal.sealed && ledger.stats().size > ((await ledger.latestCheckpoint().catch(() => undefined))?.size ?? 0)) {
           await ledger.checkpoint().catch((e: unknown) => opts.logger && opts.logger.error({ err: e }, 'final audit checkpoint failed'));
         }
+        // The sinks get a moment to deliver what they hold, the final checkpoint included.
+        await closeSinks(sinks, 5_000);
         if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
         await grants.flushUsage().catch(() => undefined);
         seal.seal();
@@ -187,6 +199,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       },
     };
   } catch (e) {
+    await closeSinks(sinks, 0);
     await store.close();
     throw e;
   }

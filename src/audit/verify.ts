@@ -75,13 +75,18 @@ function firstLeafFinding(exp: LedgerExport, hashes: Buffer[]): Finding | undefi
   return undefined;
 }
 
-export async function verifyLedger(exp: LedgerExport, opts: { trustedCheckpoint?: TrustedCheckpoint } = {}): Promise<VerifyResult> {
+/**
+ * `trustedCheckpoint`: a checkpoint held outside the ledger (saved by an earlier verification, or
+ * read from a witness sink) that the ledger must extend; `trustedName` names it in messages.
+ */
+export async function verifyLedger(exp: LedgerExport, opts: { trustedCheckpoint?: TrustedCheckpoint; trustedName?: string } = {}): Promise<VerifyResult> {
   const n = exp.events.length;
   const hashes: Buffer[] = [];
   const leaf = firstLeafFinding(exp, hashes);
   const tree = new MerkleTree({ leafHash: async (i) => hashes[i]! });
   const findings: Finding[] = [];
   const trusted = opts.trustedCheckpoint;
+  const trustedName = opts.trustedName ?? 'the trusted checkpoint';
 
   // The key that must have signed every checkpoint: the trusted one if given, else the export's.
   // A replaced key voids every signature in the export: reported before any signed range.
@@ -93,7 +98,7 @@ export async function verifyLedger(exp: LedgerExport, opts: { trustedCheckpoint?
   if (trusted !== undefined) {
     const trustedKey = Buffer.from(trusted.publicKey, 'base64');
     if (!verifyCheckpoint(checkpointFromJson(trusted), trustedKey)) {
-      return { ok: false, size: n, checkpoints: 0, coveredSize: 0, reason: 'bad-signature', message: 'the trusted checkpoint is not validly signed by its own public key' };
+      return { ok: false, size: n, checkpoints: 0, coveredSize: 0, reason: 'bad-signature', message: `${trustedName} is not validly signed by the trusted public key` };
     }
     if (spki === undefined || !spki.equals(trustedKey)) {
       keyFinding = { reason: 'bad-signature', message: 'the checkpoint key in the export is not the trusted key: it was replaced, or the export is of another ledger' };
@@ -122,10 +127,10 @@ export async function verifyLedger(exp: LedgerExport, opts: { trustedCheckpoint?
   }
   if (trusted !== undefined) {
     if (trusted.size > n) {
-      findings.push({ index: n, reason: 'truncated', message: `the trusted checkpoint covers ${trusted.size} events but only ${n} are left: the ledger was truncated at ${n}` });
+      findings.push({ index: n, reason: 'truncated', message: `${trustedName} covers ${trusted.size} events but only ${n} are left: the ledger was truncated at ${n}` });
     } else if (!(await tree.root(trusted.size)).equals(Buffer.from(trusted.rootHash, 'base64'))) {
       const from = Math.min(covered, trusted.size);
-      findings.push({ index: from, end: trusted.size, reason: 'inconsistent', message: `the ledger is not an extension of the trusted checkpoint (size ${trusted.size}): history in [${from}, ${trusted.size}) was rewritten` });
+      findings.push({ index: from, end: trusted.size, reason: 'inconsistent', message: `the ledger is not an extension of ${trustedName} (size ${trusted.size}): history in [${from}, ${trusted.size}) was rewritten` });
     } else {
       covered = Math.max(covered, trusted.size);
     }

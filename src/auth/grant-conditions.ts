@@ -139,6 +139,14 @@ export function addressInCidr(ip: string, cidr: string): boolean {
   return a !== undefined && typeof c === 'object' && inCidr(a, c);
 }
 
+/** Why `cidr` is not a CIDR as accepted in grants and policies, or undefined when it is one. */
+export function cidrProblem(cidr: string): string | undefined {
+  const c = parseCidr(cidr);
+  if (c === undefined) return `"${cidr}" is not a CIDR (e.g. 10.0.0.0/8 or fd00::/8)`;
+  if (c === 'host-bits') return `"${cidr}" has host bits set`;
+  return undefined;
+}
+
 // ---- validation -----------------------------------------------------------------------------------
 
 function checkPairs(field: string, pairs: unknown, max: number, limits?: { key: number; value: number }): Record<string, string> {

@@ -136,7 +136,7 @@ export async function runServer(configFile: string): Promise<void> {
   } else {
     log.warn('TLS is disabled: only acceptable behind a TLS-terminating proxy on the same host');
   }
-  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, startJobs: true, ...(https ? { https } : {}) });
+  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, startJobs: true, ...(config.audit?.sinks && { auditSinks: config.audit.sinks }), ...(https ? { https } : {}) });
   const url = await listen(kw, parseListenAddress(config.listen.address), https ? 'https' : 'http');
   stopOnSignals(kw, log);
   const s = kw.seal.status();

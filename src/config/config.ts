@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { SinksConfigSchema } from '../audit/sinks/index.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -25,6 +26,8 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     seal: Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),
+    /** Where committed audit events and signed checkpoints are copied (witnesses outside the database). */
+    audit: Type.Optional(Type.Object({ sinks: Type.Optional(SinksConfigSchema) }, { additionalProperties: false })),
     log: Type.Optional(
       Type.Object(
         { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
@@ -81,5 +84,9 @@ export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
     config.listen.tls = { certFile: abs(config.listen.tls.certFile), keyFile: abs(config.listen.tls.keyFile) };
   }
   config.storage.path = abs(config.storage.path);
+  const fileSink = config.audit?.sinks?.file;
+  if (fileSink) fileSink.path = abs(fileSink.path);
+  const webhook = config.audit?.sinks?.webhook;
+  if (webhook && !URL.canParse(webhook.url)) throw new ConfigError('invalid config at audit.sinks.webhook.url: not a URL');
   return config;
 }

@@ -28,6 +28,8 @@ export const ERROR_CATALOG = {
   LockedOut: { status: 429, aws: 'LimitExceededException', kmip: 'Authentication_Not_Successful' },
   /** The action needs a quorum of approvals: create a request and have it approved. */
   ApprovalRequired: { status: 403, aws: 'AccessDeniedException', kmip: 'Permission_Denied' },
+  /** The policy engine refused the call; details name the rule (`rule`, `field`). */
+  PolicyViolation: { status: 403, aws: 'AccessDeniedException', kmip: 'Permission_Denied' },
   Internal: { status: 500, aws: 'KMSInternalException', kmip: 'General_Failure' },
 } as const satisfies Record<string, { status: number; aws: string; kmip: string }>;
 
@@ -56,6 +58,9 @@ export class KeywardenError extends Error {
 
 export const errors = {
   validation: (message: string) => new KeywardenError('ValidationError', message),
+  /** `rule` is the refusing rule id (e.g. classifications.restricted.allowedKeySpecs); the message says what to change. */
+  policyViolation: (v: { rule: string; field: string; message: string }) =>
+    new KeywardenError('PolicyViolation', `policy rule ${v.rule}: ${v.message}`, { rule: v.rule, field: v.field }),
   notFound: (what: string) => new KeywardenError('NotFound', `${what} was not found`),
   invalidCiphertext: () => new KeywardenError('InvalidCiphertext', INVALID_CIPHERTEXT_MESSAGE),
   sealed: () =>

@@ -4,7 +4,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { checkpointFromJson, parseTrustedCheckpoint, trustedCheckpoint, type CheckpointJson, type TrustedCheckpoint } from '../../audit/checkpoint.js';
+import { CheckpointJsonSchema, checkpointFromJson, parseTrustedCheckpoint, trustedCheckpoint, type CheckpointJson, type TrustedCheckpoint } from '../../audit/checkpoint.js';
+import { Value } from '@sinclair/typebox/value';
 import { parseExport, type LedgerExport } from '../../audit/export.js';
 import { verifyLedger } from '../../audit/verify.js';
 import { printFields, printJson, printLine, printTable } from '../output.js';
@@ -43,6 +44,35 @@ async function readJson(file: string, what: string): Promise<unknown> {
   }
 }
 
+/**
+ * The newest checkpoint in a witness file: the JSON lines an audit file sink writes (one record per
+ * line; checkpoint records are `{"type":"checkpoint","checkpoint":{...}}`). Lines that are not
+ * checkpoint records are skipped; a checkpoint record that does not parse is an error.
+ */
+async function newestWitnessedCheckpoint(file: string): Promise<CheckpointJson> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read witness file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let newest: CheckpointJson | undefined;
+  for (const [i, line] of text.split('\n').entries()) {
+    if (!line.includes('"checkpoint"')) continue;
+    let rec: { type?: unknown; checkpoint?: unknown };
+    try {
+      rec = JSON.parse(line) as typeof rec;
+    } catch {
+      throw new Error(`witness file ${file} line ${i + 1} is not JSON`);
+    }
+    if (rec.type !== 'checkpoint') continue;
+    if (!Value.Check(CheckpointJsonSchema, rec.checkpoint)) throw new Error(`witness file ${file} line ${i + 1} is not a valid checkpoint record`);
+    if (newest === undefined || rec.checkpoint.size >= newest.size) newest = rec.checkpoint;
+  }
+  if (newest === undefined) throw new Error(`witness file ${file} holds no checkpoint`);
+  return newest;
+}
+
 function printEvents(events: EventView[]): void {
   printTable(
     ['INDEX', 'TIME', 'PRINCIPAL', 'OPERATION', 'KEY', 'OUTCOME', 'ERROR', 'SOURCE'],
@@ -65,15 +95,25 @@ export function registerAuditCommands(program: Command): void {
     .description('Verify every event, the Merkle tree and every checkpoint signature, of the live ledger or of an export file (offline)')
     .option('--file <export>', 'verify this export file offline (no server needed)')
     .option('--trusted-checkpoint <file>', 'a checkpoint saved earlier (--save-checkpoint): the ledger must extend it, signed by its key')
+    .option('--witness <file>', 'a file audit sink (JSON lines): the ledger must extend the newest checkpoint it witnessed (detects truncation of the whole log)')
     .option('--save-checkpoint <file>', 'after a successful verification, save the newest checkpoint as a trusted checkpoint')
-    .action(async (opts: { file?: string; trustedCheckpoint?: string; saveCheckpoint?: string }, cmd: Command) => {
+    .action(async (opts: { file?: string; trustedCheckpoint?: string; witness?: string; saveCheckpoint?: string }, cmd: Command) => {
       const exp: LedgerExport = opts.file !== undefined
         ? parseExport(await readJson(opts.file, 'export file'))
         : parseExport(await runtime(cmd).client.get<unknown>('/v1/audit/export'));
       const { format } = cmd.optsWithGlobals<{ format: 'json' | 'table' }>();
       let trusted: TrustedCheckpoint | undefined;
       if (opts.trustedCheckpoint !== undefined) trusted = parseTrustedCheckpoint(await readJson(opts.trustedCheckpoint, 'trusted checkpoint'));
-      const r = await verifyLedger(exp, trusted !== undefined ? { trustedCheckpoint: trusted } : {});
+      let r = await verifyLedger(exp, trusted !== undefined ? { trustedCheckpoint: trusted } : {});
+      if (r.ok && opts.witness !== undefined) {
+        // The witnessed checkpoint must be signed by the trusted key (or, without one, the export's
+        // key, whose checkpoints just verified) and the ledger must extend it.
+        const witnessed = await newestWitnessedCheckpoint(opts.witness);
+        const key = trusted?.publicKey ?? exp.publicKey?.spki;
+        if (key === undefined) throw new Error('the ledger has no checkpoint key: pass --trusted-checkpoint to check the witness');
+        const w = await verifyLedger(exp, { trustedCheckpoint: { format: 'keywarden-audit-checkpoint/v1', ...witnessed, publicKey: key }, trustedName: `the witnessed checkpoint (${opts.witness})` });
+        if (!w.ok) r = w;
+      }
       if (format === 'json') printJson(r);
       else if (r.ok) printFields([['status', 'ok'], ['events', r.size], ['checkpoints', r.checkpoints], ['covered', r.coveredSize], ['message', r.message]]);
       if (!r.ok) {

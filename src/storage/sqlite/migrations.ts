@@ -9,6 +9,7 @@ import { V7_APPROVALS } from './migrations/v7-approvals.js';
 import { V8_CLIENT_KEYS } from './migrations/v8-client-keys.js';
 import { V9_AUDIT } from './migrations/v9-audit.js';
 import { V10_AUDIT_INDEX } from './migrations/v10-audit-index.js';
+import { V11_POLICY } from './migrations/v11-policy.js';
 
 export interface Migration {
   version: number;
@@ -169,4 +170,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V8_CLIENT_KEYS,
   V9_AUDIT,
   V10_AUDIT_INDEX,
+  V11_POLICY,
 ];
