@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { checkSignature, createSignature } from '../crypto/primitives/asymmetric.js';
+import { checkSignature, createSignature, rawSigner } from '../crypto/primitives/asymmetric.js';
 import { sha256 } from '../crypto/primitives/index.js';
 import { errors } from '../errors/catalog.js';
 import type { CheckpointRecord } from './audit.store.js';
@@ -30,6 +30,12 @@ export function checkpointKeyId(publicSpki: Buffer): string {
 
 export function signCheckpoint(privatePkcs8: Buffer, c: Pick<Checkpoint, 'size' | 'rootHash' | 'time'>): Buffer {
   return createSignature(ED25519, privatePkcs8, checkpointMessage(c), false);
+}
+
+/** A checkpoint signer holding the parsed key (for the ledger, which signs many). */
+export function checkpointSigner(privatePkcs8: Buffer): (c: Pick<Checkpoint, 'size' | 'rootHash' | 'time'>) => Buffer {
+  const sign = rawSigner(ED25519, privatePkcs8);
+  return (c) => sign(checkpointMessage(c));
 }
 
 /** True iff `c` is signed by `publicSpki` and names that key. False (never throws) for any bad input. */

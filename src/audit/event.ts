@@ -173,6 +173,12 @@ export const hasEventShape = (e: AuditEvent): boolean => e.v === 1 && Object.key
  * test/audit/event.test.ts checks the two agree byte for byte.
  */
 export function encodeLeaf(event: AuditEvent, index: number): Buffer {
+  const t = encodeLeafText(event, index);
+  return typeof t === 'string' ? Buffer.from(t, 'utf8') : t;
+}
+
+/** encodeLeaf without the final copy into a Buffer: the straight-line path's text (UTF-8 is its encoding), else the bytes. */
+export function encodeLeafText(event: AuditEvent, index: number): string | Buffer {
   const e = event;
   const p = e.principal;
   if (!Number.isSafeInteger(index) || !hasEventShape(e)) {
@@ -188,7 +194,7 @@ export function encodeLeaf(event: AuditEvent, index: number): Buffer {
   s += ',"principal":' + (p === null ? 'null' : '{"id":' + q(p.id) + ',"kind":' + q(p.kind) + ',"name":' + q(p.name) + '}');
   s += ',"requestId":' + q(e.requestId) + ',"seq":' + String(index) + ',"sourceIp":' + str(e.sourceIp) + ',"time":' + q(e.time);
   s += ',"tokenId":' + str(e.tokenId) + ',"v":1}';
-  return Buffer.from(s, 'utf8');
+  return s;
 }
 
 /** Decodes leaf data; throws CanonicalError unless it is canonical and a well-formed v1 event. */

@@ -24,7 +24,7 @@ import { KeywardenError, errors } from '../errors/catalog.js';
 import type { SealService } from '../seal/seal.service.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditAppend, AuditStore } from './audit.store.js';
-import { checkpointKeyId, signCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkpointKeyId, checkpointSigner, type Checkpoint } from './checkpoint.js';
 import { exportLedger, type LedgerExport } from './export.js';
 import { auditHmac, buildEvent, type AuditEvent, type AuditEventInput, type AuditHmac } from './event.js';
 import { MerkleTree, type LeafSource } from './merkle.js';
@@ -106,6 +106,11 @@ class LeafPages implements LeafSource {
     return h;
   }
 
+  leafHashNow(i: number): Buffer | undefined {
+    const p = Math.floor(i / PAGE);
+    return this.#pages.get(p)?.[i - p * PAGE];
+  }
+
   /** Leaf hashes just committed from index `first` on: extend the cached page they continue (or start one). */
   add(first: number, hashes: readonly Buffer[]): void {
     hashes.forEach((h, i) => {
@@ -178,7 +183,7 @@ export class LedgerService {
   #hmacKey: Buffer | undefined;
   #hmac: AuditHmac | undefined;
   #hmacLoad: Promise<void> | undefined;
-  #signer: Promise<{ keyId: string; publicKey: Buffer; pkcs8: SecretBytes }> | undefined;
+  #signer: Promise<{ keyId: string; publicKey: Buffer; pkcs8: SecretBytes; sign: ReturnType<typeof checkpointSigner> }> | undefined;
 
   constructor(d: LedgerDeps, opts: LedgerOptions = {}) {
     this.#d = d;
@@ -335,7 +340,7 @@ export class LedgerService {
     const size = await this.#currentSize();
     const rootHash = await this.#tree.root(size);
     const time = this.#d.clock.now();
-    const c: Checkpoint = { size, rootHash, time, keyId: key.keyId, signature: signCheckpoint(key.pkcs8.expose(), { size, rootHash, time }) };
+    const c: Checkpoint = { size, rootHash, time, keyId: key.keyId, signature: key.sign({ size, rootHash, time }) };
     await this.#d.store.putCheckpoint(c);
     this.#last = c;
     this.#lastAt = time;
@@ -483,7 +488,7 @@ export class LedgerService {
     }
     const pkcs8 = barrierUnwrap(root, `audit-checkpoint-key:${rec.keyId}`, rec.wrappedKey);
     if (pkcs8 === undefined || rec.publicKey === null) throw errors.internal();
-    return { keyId: rec.keyId, publicKey: rec.publicKey, pkcs8: SecretBytes.adopt(pkcs8) };
+    return { keyId: rec.keyId, publicKey: rec.publicKey, pkcs8: SecretBytes.adopt(pkcs8), sign: checkpointSigner(pkcs8) };
   }
 
   #dropKeys(): void {

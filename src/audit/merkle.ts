@@ -18,9 +18,21 @@ export function leafHash(data: Buffer): Buffer {
   return sha256(Buffer.concat([LEAF_PREFIX, data]));
 }
 
+/** The leaf hash of `prefixed` = 0x00 || leaf data, already laid out in one buffer (no copy). */
+export function leafHashOfPrefixed(prefixed: Buffer): Buffer {
+  if (prefixed[0] !== 0) throw new RangeError('leaf data must follow its 0x00 prefix');
+  return sha256(prefixed);
+}
+
+/** 0x01 || left || right, reused: node hashing is synchronous, so one scratch buffer serves every call. */
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES, NODE_PREFIX[0]);
+
 /** SHA-256(0x01 || left || right). */
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return sha256(Buffer.concat([NODE_PREFIX, left, right]));
+  if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
+  left.copy(NODE_INPUT, 1);
+  right.copy(NODE_INPUT, 1 + HASH_BYTES);
+  return sha256(NODE_INPUT);
 }
 
 /** The hash of the empty tree: SHA-256 of the empty string. */
@@ -50,6 +62,8 @@ const MEMO_MIN_SIZE = 16;
 export interface LeafSource {
   /** The leaf hash at `index` (0-based); must exist. */
   leafHash(index: number): Promise<Buffer>;
+  /** The leaf hash at `index` when it is at hand without I/O (cached), else undefined. */
+  leafHashNow?(index: number): Buffer | undefined;
 }
 
 export class MerkleTree {
@@ -111,7 +125,31 @@ export class MerkleTree {
     return out.reverse();
   }
 
+  /**
+   * #hash without awaiting, while every leaf it needs is at hand (the common case: heads over
+   * leaves just appended). Undefined as soon as one is not; the subtrees hashed so far stay memoized.
+   */
+  #hashNow(start: number, size: number): Buffer | undefined {
+    if (size === 1) return this.leaves.leafHashNow?.(start);
+    const complete = size >= MEMO_MIN_SIZE && isPowerOfTwo(size) && start % size === 0;
+    const key = complete ? `${start}:${size}` : '';
+    if (complete) {
+      const hit = this.#memo.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const k = split(size);
+    const left = this.#hashNow(start, k);
+    if (left === undefined) return undefined;
+    const right = this.#hashNow(start + k, size - k);
+    if (right === undefined) return undefined;
+    const h = nodeHash(left, right);
+    if (complete) this.#memo.set(key, h);
+    return h;
+  }
+
   async #hash(start: number, size: number): Promise<Buffer> {
+    const now = this.#hashNow(start, size);
+    if (now !== undefined) return now;
     if (size === 1) return this.leaves.leafHash(start);
     const complete = size >= MEMO_MIN_SIZE && isPowerOfTwo(size) && start % size === 0;
     const key = complete ? `${start}:${size}` : '';

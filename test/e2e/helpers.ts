@@ -160,3 +160,45 @@ export function fails(r: CliResult, exitCode: number, message: RegExp): void {
 
 export const json = <T>(r: CliResult): T => JSON.parse(ok(r).toString('utf8')) as T;
 export const text = (r: CliResult): string => ok(r).toString('utf8');
+
+export interface ServerProc {
+  proc: ChildProcess;
+  address: string;
+  stdout: () => string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `keywarden <args>` (e.g. `server --config FILE`) and waits for its "Listening on URL" line. */
+export async function startKeywarden(args: string[]): Promise<ServerProc> {
+  const proc = spawn(process.execPath, [...CLI_ARGS, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "Listening on" within ${START_TIMEOUT_MS} ms:\n${out}${err}`)), START_TIMEOUT_MS);
+    proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m = /Listening on (https?:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1] as string);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening:\n${out}${err}`));
+    });
+  });
+  return {
+    proc,
+    address,
+    stdout: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        proc.once('exit', (code) => resolve(code));
+        proc.kill('SIGTERM');
+      }),
+  };
+}

@@ -5,54 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, runCli, startDevServer } from './helpers.js';
-
-const CLI = ['--import', 'tsx', join('src', 'cli', 'main.ts')];
-
-interface Proc {
-  proc: ChildProcess;
-  address: string;
-  stdout: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts `keywarden <args>` and waits for its "Listening on URL" line. */
-async function startKeywarden(args: string[]): Promise<Proc> {
-  const proc = spawn(process.execPath, [...CLI, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "Listening on" within 30 s:\n${out}${err}`)), 30_000);
-    proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      out += c;
-      const m = /Listening on (https?:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1] as string);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening:\n${out}${err}`));
-    });
-  });
-  return {
-    proc,
-    address,
-    stdout: () => out,
-    stop: () =>
-      new Promise((resolve) => {
-        if (proc.exitCode !== null) return resolve(proc.exitCode);
-        proc.once('exit', (code) => resolve(code));
-        proc.kill('SIGTERM');
-      }),
-  };
-}
+import { runCli, startDevServer, startKeywarden } from './helpers.js';
 
 describe('production server: TLS listener, shamir seal, CLI operator flow', () => {
   let dir: string;

@@ -5,7 +5,8 @@
  * every line of every file is a complete JSON document (a single line longer than `maxBytes` gets
  * a file of its own).
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { QueuedSink, type QueueOptions, type SinkBatch, type SinkTransport } from './sink.js';
 
 export interface FileSinkOptions {
@@ -55,6 +56,8 @@ export class FileTransport implements SinkTransport {
   /** Opens `path` for appending (continuing a file left by an earlier run) on first use or after a rotation or error. */
   async #handle(): Promise<FileHandle> {
     if (this.#fh === undefined) {
+      // The directory is created on first use (mode 0750: audit copies are not for everyone).
+      await mkdir(dirname(this.#o.path), { recursive: true, mode: 0o750 });
       const fh = await open(this.#o.path, 'a', 0o640);
       this.#size = (await fh.stat()).size;
       this.#fh = fh;

@@ -328,6 +328,18 @@ export function createSignature(scheme: SignatureScheme, privatePkcs8: Buffer, d
   return ecdsaSignDigest(curve, scheme.hash, key, data);
 }
 
+/**
+ * A signer over raw messages that parses the private key once (OpenSSL's PKCS#8 decoder costs
+ * far more than an Ed25519 signature: ~300 µs against ~40 µs), for keys that sign repeatedly
+ * (audit checkpoints). The parsed key lives in OpenSSL memory until the signer is dropped.
+ */
+export function rawSigner(scheme: SignatureScheme, privatePkcs8: Buffer): (data: Buffer) => Buffer {
+  const key = keyFor(scheme, privateKeyOf(privatePkcs8));
+  const opts = { key, ...nodeOptions(scheme) };
+  const hash = hashOf(scheme);
+  return (data) => nodeSign(hash, data, opts);
+}
+
 /** Verifies; false (never an exception) for any malformed, truncated or wrong-sized signature. */
 export function checkSignature(scheme: SignatureScheme, publicSpki: Buffer, data: Buffer, prehashed: boolean, signature: Buffer): boolean {
   const key = keyFor(scheme, publicKeyOf(publicSpki));

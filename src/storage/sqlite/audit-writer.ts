@@ -43,8 +43,14 @@ export class AuditWriter {
   ) {}
 
   /** Inserts an encoded batch; resolves once committed. */
+  /**
+   * Inserts an encoded batch; resolves once committed. `batch.data` is handed over to the thread
+   * (transferred, not copied) when it owns its whole ArrayBuffer: the caller must not read it after.
+   */
   async append(batch: EncodedBatch): Promise<void> {
-    await this.#send({ id: this.#next++, batch });
+    const d = batch.data;
+    const owned = d.byteOffset === 0 && d.byteLength === d.buffer.byteLength && d.buffer instanceof ArrayBuffer;
+    await this.#send({ id: this.#next++, batch }, owned ? [d.buffer as ArrayBuffer] : []);
   }
 
   /** Checkpoints go through the thread too: their fsync would stall the event loop as well. */
@@ -52,12 +58,12 @@ export class AuditWriter {
     await this.#send({ id: this.#next++, checkpoint });
   }
 
-  #send(req: WriterRequest & { id: number }): Promise<WriterReply> {
+  #send(req: WriterRequest & { id: number }, transfer: ArrayBuffer[] = []): Promise<WriterReply> {
     const w = (this.#worker ??= this.#spawn());
     return new Promise((resolve, reject) => {
       if (this.#pending.size === 0) w.ref();
       this.#pending.set(req.id, { resolve, reject });
-      w.postMessage(req);
+      w.postMessage(req, transfer);
     });
   }
 

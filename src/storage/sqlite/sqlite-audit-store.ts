@@ -14,8 +14,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { AuditAppend, AuditKeyRecord, AuditQuery, AuditRow, AuditSearch, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
-import { encodeLeaf, type AuditEvent } from '../../audit/event.js';
-import { leafHash } from '../../audit/merkle.js';
+import { encodeLeafText, type AuditEvent } from '../../audit/event.js';
+import { leafHashOfPrefixed } from '../../audit/merkle.js';
 import { AuditWriter } from './audit-writer.js';
 import { writeTx } from './tx.js';
 
@@ -66,22 +66,42 @@ function prepare(db: Database.Database) {
 /** A batch of events encoded for the ledger table: leaf data and leaf hashes, from index `first`. */
 export interface EncodedBatch {
   first: number;
-  /** The leaf data of every event, concatenated; `lengths[i]` bytes each. */
+  /**
+   * The leaf data of every event, each preceded by the RFC 9162 leaf prefix byte 0x00 (so that
+   * each leaf is hashed in place, without a copy): 1 + `lengths[i]` bytes per event.
+   */
   data: Buffer;
   lengths: Uint32Array;
   /** 32 bytes per event. */
   hashes: Buffer;
 }
 
-/** Encodes and hashes `events` as the rows from index `first` (on the calling thread). */
+/** Encodes and hashes `events` as the rows from index `first` (on the calling thread): one buffer for the batch. */
 export function encodeBatch(events: readonly AuditEvent[], first: number): EncodedBatch {
-  const leaves = events.map((e, i) => encodeLeaf(e, first + i));
-  return {
-    first,
-    data: Buffer.concat(leaves),
-    lengths: Uint32Array.from(leaves, (l) => l.length),
-    hashes: Buffer.concat(leaves.map(leafHash)),
-  };
+  const n = events.length;
+  const texts = events.map((e, i) => encodeLeafText(e, first + i));
+  const lengths = new Uint32Array(n);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const t = texts[i]!;
+    lengths[i] = typeof t === 'string' ? Buffer.byteLength(t, 'utf8') : t.length;
+    total += 1 + lengths[i]!;
+  }
+  // Unpooled: each owns its whole ArrayBuffer, so posting the batch to the writer thread moves
+  // (`data`, transferred) or copies (`hashes`) just these bytes, not a shared 8 KiB pool slab.
+  const data = Buffer.allocUnsafeSlow(total);
+  const hashes = Buffer.allocUnsafeSlow(32 * n);
+  let off = 0;
+  for (let i = 0; i < n; i++) {
+    const t = texts[i]!;
+    data[off] = 0;
+    if (typeof t === 'string') data.write(t, off + 1, 'utf8');
+    else t.copy(data, off + 1);
+    const end = off + 1 + lengths[i]!;
+    leafHashOfPrefixed(data.subarray(off, end)).copy(hashes, 32 * i);
+    off = end;
+  }
+  return { first, data, lengths, hashes };
 }
 
 /**
@@ -96,9 +116,10 @@ export function batchInserter(db: Database.Database): (b: EncodedBatch) => void 
     if (next !== b.first) throw new Error(`audit batch starts at index ${b.first} but the ledger is at ${next}`);
     let off = 0;
     for (let i = 0; i < b.lengths.length; i++) {
-      const len = b.lengths[i]!;
-      insert.run(b.first + i, b.data.subarray(off, off + len), b.hashes.subarray(i * 32, i * 32 + 32));
-      off += len;
+      const start = off + 1; // past the leaf prefix byte
+      const end = start + b.lengths[i]!;
+      insert.run(b.first + i, b.data.subarray(start, end), b.hashes.subarray(i * 32, i * 32 + 32));
+      off = end;
     }
   });
 }
