@@ -25,6 +25,7 @@ import { Ops } from './ops/ops.js';
 import { KeyAdminOps } from './ops/key-admin.ops.js';
 import { LedgerService } from './audit/ledger.service.js';
 import { AuditOps } from './ops/audit.ops.js';
+import { ComplianceOps } from './ops/compliance.ops.js';
 import { attachSinks, closeSinks, createSinks, type AuditSink, type SinksConfig } from './audit/sinks/index.js';
 import { audited } from './ops/audited.js';
 import { Scheduler } from './jobs/scheduler.js';
@@ -36,6 +37,9 @@ import { openStore } from './storage/index.js';
 import type { Store, StorageConfig } from './storage/store.js';
 import { VERSION, buildHttpServer } from './transport/http/server.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { PolicyService } from './policy/policy.service.js';
+import { PolicyGate } from './policy/policy-gate.js';
+import { PolicyOps } from './ops/policy.ops.js';
 
 export interface KeywardenOptions {
   storage: StorageConfig;
@@ -76,6 +80,8 @@ export interface Keywarden {
   sessions: SessionService;
   accessPolicy: AccessPolicyService;
   approvals: ApprovalService;
+  /** The stored policy document (version in force, versions). */
+  policy: PolicyService;
   scheduler: Scheduler;
   ledger: LedgerService;
   /** The configured audit sinks (their stats feed metrics). */
@@ -101,6 +107,10 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const sessions = new SessionService({ store: store.users, clock, policy: accessPolicy });
     const tokens = new TokenService(store.tokens, clock, accessTokens, sessions);
     const keys = new KeyService(store.keys, seal, clock);
+    // The policy document in force (held in memory) and the policy stage that evaluates it.
+    const policy = new PolicyService(store.policies, clock);
+    await policy.load();
+    const policyGate = new PolicyGate(policy);
     // Grant evaluation reads a key's current tags and creator through the cached key lookup.
     const grants = new GrantService(store.principals, clock, async (id) => keys.findById(id));
     const ledger = new LedgerService({ store: store.audit, seal, clock }, { onError: (e) => opts.logger && opts.logger.error({ err: e }, 'audit ledger checkpoint failed') });
@@ -123,8 +133,9 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const userOps = audit(new UserOps({ pipeline: ops.pipeline, users, sessions, clock }), 'user', {
       login: { operation: 'auth:login', facts: 3, authMethod: 'none' },
     });
-    const approvals = new ApprovalService({ store: store.approvals, principals: store.principals, policy: accessPolicy, clock });
-    ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: accessPolicy, clock }), approvals });
+    const approvals = new ApprovalService({ store: store.approvals, principals: store.principals, policy: accessPolicy, keyPolicy: policyGate, clock });
+    ops.pipeline.setGates({ mfa: new MfaGate({ users, policy: accessPolicy, clock, keyPolicy: policyGate }), approvals, policy: policyGate });
+    const policyOps = audit(new PolicyOps({ pipeline: ops.pipeline, policies: policy }), 'policy');
     const approvalOps = audit(new ApprovalOps({
       pipeline: ops.pipeline,
       approvals,
@@ -135,6 +146,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       grants,
       principals: store.principals,
       rootTokenExists: async (accessor) => (await store.tokens.findTokenByAccessor(accessor))?.kind === 'root',
+      policyDocuments: policyOps,
       clock,
     }), 'request');
     const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
@@ -157,8 +169,9 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       cancelGenerateRoot: { operation: 'sys:generate-root-cancel', facts: 0, authMethod: 'none' },
     });
     const auditOps = audit(new AuditOps({ pipeline: ops.pipeline, ledger, search: store.audit }), 'audit');
+    const compliance = audit(new ComplianceOps({ pipeline: ops.pipeline, keys, grants, policy, clock }), 'compliance');
     ledger.start();
-    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -176,6 +189,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       sessions,
       accessPolicy,
       approvals,
+      policy,
       scheduler,
       ledger,
       sinks,

@@ -126,7 +126,7 @@ export class AccessTokenService {
     }
     const p = await this.#principal(v.sub);
     if (p === null || p.disabled) throw errors.unauthenticated('The access token is not valid or has expired');
-    return { kind: p.kind, id: p.id, name: p.name, roles: p.roles, accessor: `jti_${v.jti}`, displayName: p.name };
+    return { kind: p.kind, id: p.id, name: p.name, roles: p.roles, accessor: `jti_${v.jti}`, displayName: p.name, environment: p.environment };
   }
 
   /**

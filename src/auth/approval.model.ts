@@ -6,9 +6,10 @@
 import type { AccessPolicy, ApprovableAction } from './access-policy.js';
 import type { GrantOperation, Role } from './principal.model.js';
 import type { Principal } from './token.model.js';
+import type { PolicyDocument } from '../policy/policy.model.js';
 
 /** Request actions as the REST API and the CLI name them. */
-export const REQUEST_ACTIONS = ['schedule-deletion', 'disable', 'revoke', 'export', 'policy-change', 'role-bind', 'role-unbind', 'jit-grant'] as const;
+export const REQUEST_ACTIONS = ['schedule-deletion', 'disable', 'revoke', 'export', 'policy-change', 'policy-document-change', 'role-bind', 'role-unbind', 'jit-grant'] as const;
 export type RequestAction = (typeof REQUEST_ACTIONS)[number];
 
 /** The pipeline action each request executes; a jit-grant creates a grant instead (no pipeline action). */
@@ -18,6 +19,8 @@ export const REQUEST_PIPELINE_ACTION = {
   revoke: 'key:revoke',
   export: 'key:export',
   'policy-change': 'policy:edit',
+  /** A new version of the policy document (issue 5/10; the access policy is policy-change). */
+  'policy-document-change': 'policy:edit',
   'role-bind': 'principal:bind',
   'role-unbind': 'principal:bind',
   'jit-grant': undefined,
@@ -53,6 +56,8 @@ export interface RequestParams {
   publicKey?: string;
   /** policy-change: the complete new access policy. */
   policy?: AccessPolicy;
+  /** policy-document-change: the complete new policy document (validated at creation). */
+  document?: PolicyDocument;
   /** role-bind / role-unbind: whose role, and which. */
   principal?: string;
   role?: Role;

@@ -8,7 +8,9 @@ import { randomUUID } from '../crypto/primitives/index.js';
 import { KeywardenError, errors } from '../errors/catalog.js';
 import type { Call, CallGate, InternalCall } from '../ops/pipeline.js';
 import type { Clock } from '../util/clock.js';
-import type { AccessPolicySource, ApprovableAction } from './access-policy.js';
+import { APPROVABLE_ACTIONS, type AccessPolicySource, type ApprovableAction } from './access-policy.js';
+import type { KeyRecord } from '../keys/key.model.js';
+import type { PolicyGate } from '../policy/policy-gate.js';
 import { REQUEST_FOR_ACTION, REQUEST_PIPELINE_ACTION, type ApprovalRequest, type RequestAction, type RequestParams, type RequestStatus } from './approval.model.js';
 import type { ApprovalStore } from './approval.store.js';
 import { permissionDenied, type Action, type Resource } from './authorize.js';
@@ -35,18 +37,23 @@ export interface NewRequest {
 
 export type Outcome = { status: 'executed'; result: Record<string, unknown> } | { status: 'failed'; result: { error: { code: string; message: string } } };
 
-/** The ApprovalRequired answer: how many approvals, and the command that asks for them. */
-export function approvalRequired(action: ApprovableAction, m: number, r: Resource): KeywardenError {
+/**
+ * The ApprovalRequired answer: how many approvals, and the command that asks for them; `rule` is
+ * the policy rule that asked for them, when the policy document (not the access policy) did.
+ */
+export function approvalRequired(action: ApprovableAction, m: number, r: Resource, rule: string | null = null): KeywardenError {
   const target = r.ref ?? r.keyId;
   const args =
     action === 'principal:bind' ? ' --principal NAME --role ROLE' : action === 'policy:edit' ? ' --policy-file FILE' : ` --key ${target ?? 'KEY'}`;
   return new KeywardenError(
     'ApprovalRequired',
-    `${action} needs ${m} approval${m === 1 ? '' : 's'} (quorum approval): request it with ` +
+    `${action} needs ${m} approval${m === 1 ? '' : 's'} (quorum approval${rule !== null ? `, policy rule ${rule}` : ''}): request it with ` +
       `\`keywarden request create --action ${REQUEST_FOR_ACTION[action]}${args} --reason TEXT\` (POST /v1/requests) and have it approved`,
-    { requiredApprovals: m },
+    { requiredApprovals: m, ...(rule !== null ? { rule } : {}) },
   );
 }
+
+const isApprovable = (a: Action): a is ApprovableAction => (APPROVABLE_ACTIONS as readonly string[]).includes(a);
 
 export class ApprovalService implements CallGate {
   /** Requests executing in this process, by id: the gate lets exactly these internal calls through. */
@@ -57,32 +64,47 @@ export class ApprovalService implements CallGate {
       store: ApprovalStore;
       principals: Pick<PrincipalStore, 'getPrincipalById'>;
       policy: AccessPolicySource;
+      /** The policy document's approvals per action on keys of a scope (max with the access policy's M). */
+      keyPolicy?: Pick<PolicyGate, 'requiredApprovals' | 'noteRule'>;
       clock: Clock;
     },
   ) {}
+
+  /** M for `action` (on `key`): the larger of the access policy's and the key scope's policy rule. */
+  #required(action: Action, key: KeyRecord | undefined): { m: number; rule: string | null } {
+    const m = this.d.policy.current().approvals[action as ApprovableAction] ?? 0;
+    if (key !== undefined && this.d.keyPolicy !== undefined && isApprovable(action)) {
+      const p = this.d.keyPolicy.requiredApprovals(key, action);
+      if (p.m > m) return p;
+    }
+    return { m, rule: null };
+  }
 
   /**
    * The pipeline gate: an action whose policy M is above 0 runs only as the execution of an
    * approved request (for the root token too). The common path (M = 0) allocates nothing.
    */
   check(_principal: Principal, action: Action, call: Call, resource: Resource): Promise<void> {
-    const m = this.d.policy.current().approvals[action as ApprovableAction];
-    if (m === undefined || m <= 0) return DONE;
+    const am = this.d.policy.current().approvals[action as ApprovableAction];
+    if ((am === undefined || am <= 0) && (resource.key === undefined || this.d.keyPolicy === undefined || !isApprovable(action))) return DONE;
+    const { m, rule } = this.#required(action, resource.key);
+    if (m <= 0) return DONE;
     const i = call.internal;
     if (i !== undefined && i.action === action && i.keyId === resource.keyId && this.#executing.get(i.approvalRequestId) === i) return DONE;
-    return Promise.reject(approvalRequired(action as ApprovableAction, m, resource));
+    if (rule !== null) this.d.keyPolicy?.noteRule(call, rule);
+    return Promise.reject(approvalRequired(action as ApprovableAction, m, resource, rule));
   }
 
-  /** M for a new request of `action` under the current policy (a JIT grant always needs at least one). */
-  requiredApprovals(action: RequestAction): number {
+  /** M for a new request of `action` (on `key`) under the current policies (a JIT grant always needs at least one). */
+  requiredApprovals(action: RequestAction, key?: KeyRecord): number {
     const p = this.d.policy.current();
     const pipelineAction = REQUEST_PIPELINE_ACTION[action];
-    return pipelineAction === undefined ? Math.max(1, p.jitApprovals) : (p.approvals[pipelineAction] ?? 0);
+    return pipelineAction === undefined ? Math.max(1, p.jitApprovals) : this.#required(pipelineAction, key).m;
   }
 
   /** Records a request (the caller has validated it and authorized the requester for the underlying action). */
-  async create(requester: Principal, input: NewRequest): Promise<ApprovalRequest> {
-    const m = this.requiredApprovals(input.action);
+  async create(requester: Principal, input: NewRequest, key?: KeyRecord): Promise<ApprovalRequest> {
+    const m = this.requiredApprovals(input.action, key);
     const pipelineAction = REQUEST_PIPELINE_ACTION[input.action];
     if (m === 0) throw errors.validation(`${pipelineAction} needs no approval under the current access policy: perform it directly`);
     const reason = input.reason.trim();

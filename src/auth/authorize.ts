@@ -3,6 +3,7 @@ import { KeywardenError } from '../errors/catalog.js';
 import type { GrantOperation } from './principal.model.js';
 import { ruleFor } from './roles.js';
 import type { Principal } from './token.model.js';
+import type { KeyRecord } from '../keys/key.model.js';
 
 /** Actions checked by the ops/ pipeline; src/auth/roles.ts maps them onto roles and grants. */
 export type Action =
@@ -77,6 +78,8 @@ export interface Resource {
   ref?: string;
   /** Request facts for grant conditions; without it conditional grants do not match (fail closed). */
   context?: GrantContext;
+  /** The key record once resolved (its policy scope drives the MFA and approval gates' policy rules). */
+  key?: KeyRecord;
 }
 
 /** Answers whether a principal holds an active grant on a key (for one operation, or for any) whose conditions `ctx` meets. */

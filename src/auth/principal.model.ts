@@ -4,6 +4,8 @@
  * grants, revoked access tokens and the access-token signing key.
  */
 
+import type { Environment } from '../policy/policy.model.js';
+
 /** Built-in roles (docs/access-control.md has the table). */
 export const ROLES = ['admin', 'key-administrator', 'security-officer', 'application', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -22,6 +24,8 @@ export interface PrincipalRecord {
   roles: Role[];
   createdAt: number;
   disabled: boolean;
+  /** The environment the principal works in (policy principalEnvironments rules); null = none. */
+  environment: Environment | null;
 }
 
 /**

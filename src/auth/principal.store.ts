@@ -10,6 +10,7 @@ export interface PrincipalStore {
   listPrincipals(): Promise<PrincipalRecord[]>;
   setRoles(id: string, roles: Role[]): Promise<void>;
   setDisabled(id: string, disabled: boolean): Promise<void>;
+  setEnvironment(id: string, environment: PrincipalRecord['environment']): Promise<void>;
 
   getCredential(clientId: string): Promise<ClientCredential | undefined>;
   /** Replaces every credential of the principal by `credential` (secret rotation). */

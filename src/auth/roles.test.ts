@@ -4,7 +4,7 @@ import { authorize, type GrantLookup } from './authorize.js';
 import { roleConflict, ruleFor } from './roles.js';
 import type { Principal } from './token.model.js';
 
-const p = (roles: Principal['roles']): Principal => ({ kind: 'service-account', id: 'p1', name: 'svc', roles, accessor: 'a', displayName: 'svc' });
+const p = (roles: Principal['roles']): Principal => ({ kind: 'service-account', id: 'p1', name: 'svc', roles, accessor: 'a', displayName: 'svc', environment: null });
 const grants = (ops: string[]): GrantLookup => ({ hasGrant: async (_p, keyId, op) => keyId === 'k1' && (op === 'any' ? ops.length > 0 : ops.includes(op)) });
 
 test('separation of duties: conflicting role pairs', () => {

@@ -19,6 +19,7 @@ import { PRINCIPAL_NAME_RE, type ClientCredential, type PrincipalRecord, type Ro
 import type { PrincipalStore } from './principal.store.js';
 import { isRole, roleConflict } from './roles.js';
 import type { Principal } from './token.model.js';
+import type { Environment } from '../policy/policy.model.js';
 
 const CLIENT_ID_PREFIX = 'kwc_';
 const SECRET_PREFIX = 'kws_';
@@ -51,13 +52,14 @@ export class ServiceAccountService {
     name: string,
     roles: readonly string[],
     publicKey?: string,
+    environment: Environment | null = null,
   ): Promise<{ principal: PrincipalRecord; clientId: string; clientSecret: string; key?: ClientKeyRecord }> {
     if (!PRINCIPAL_NAME_RE.test(name)) {
       throw errors.validation('name must be 1–128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit');
     }
     const checked = checkRoles(roles);
     refuseConflict(name, checked);
-    const principal: PrincipalRecord = { id: randomUUID(), name, kind: 'service-account', roles: checked, createdAt: this.d.clock.now(), disabled: false };
+    const principal: PrincipalRecord = { id: randomUUID(), name, kind: 'service-account', roles: checked, createdAt: this.d.clock.now(), disabled: false, environment };
     const key = publicKey === undefined ? undefined : this.#newKey(principal.id, publicKey);
     const { credential, clientSecret } = newCredential(principal.id, this.d.clock.now());
     if (!(await this.d.store.createPrincipal(principal, credential))) {
@@ -101,6 +103,14 @@ export class ServiceAccountService {
     const { credential, clientSecret } = newCredential(p.id, this.d.clock.now(), await this.d.store.getClientIdOf(p.id));
     await this.d.store.replaceCredential(credential);
     return { principal: p, clientId: credential.clientId, clientSecret };
+  }
+
+  /** Sets (or clears) the environment of any principal (policy principalEnvironments rules). */
+  async setEnvironment(by: Principal, name: string, environment: Environment | null): Promise<PrincipalRecord> {
+    const p = await this.#other(by, name);
+    await this.d.store.setEnvironment(p.id, environment);
+    this.#changed(p.id);
+    return { ...p, environment };
   }
 
   async setDisabled(by: Principal, name: string, disabled: boolean): Promise<PrincipalRecord> {

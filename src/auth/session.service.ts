@@ -80,6 +80,7 @@ export class SessionService {
       roles: p.roles,
       accessor: `ses_${s.id}`,
       displayName: p.name,
+      environment: p.environment,
       session: { id: s.id, mfaVerifiedAt: s.mfaVerifiedAt, mfaEnrollmentRequired: mfaEnrollmentRequired(p.roles, found.mfaEnabled, this.d.policy) },
     };
   }

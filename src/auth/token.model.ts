@@ -1,3 +1,4 @@
+import type { Environment } from '../policy/policy.model.js';
 import type { Role } from './principal.model.js';
 
 export type TokenKind = 'root';
@@ -25,6 +26,8 @@ export interface Principal {
   /** Safe-to-log identifier of the credential used (root accessor, or the access token's jti). */
   accessor: string;
   displayName: string;
+  /** The principal's environment (policy environment rules; the root token has none and is exempt). */
+  environment: Environment | null;
   /** Set for users authenticated by a login session (src/auth/session.service.ts): MFA state for the MFA gate. */
   session?: { id: string; mfaVerifiedAt: number | null; mfaEnrollmentRequired: boolean };
 }

@@ -92,6 +92,7 @@ export class TokenService {
       roles: [],
       accessor: record.accessor,
       displayName: record.displayName,
+      environment: null,
     };
     this.#cache.set(hash, principal);
     return principal;

@@ -8,6 +8,7 @@
  * user exists (no enumeration through the lockout either), and counted BEFORE the password is
  * checked so that parallel guesses cannot outrun the counter.
  */
+import type { Environment } from '../policy/policy.model.js';
 import { barrierUnwrap, barrierWrap } from '../crypto/aead.js';
 import { randomUUID, sha256Hex } from '../crypto/primitives/index.js';
 import { dummyPasswordHash, hashPassword, randomPassword, verifyPassword } from '../crypto/primitives/password.js';
@@ -45,14 +46,15 @@ export interface LoginResult extends IssuedSession {
 const totpPurpose = (principalId: string) => `totp:${principalId}`;
 const loginFailed = () => errors.unauthenticated(LOGIN_FAILED_MESSAGE);
 
-export function mfaRequired(message: string): KeywardenError {
-  return new KeywardenError('MfaRequired', message);
+/** `rule`: the policy rule that asked for the step-up, when the policy document did. */
+export function mfaRequired(message: string, rule?: string): KeywardenError {
+  return new KeywardenError('MfaRequired', message, rule !== undefined ? { rule } : undefined);
 }
 
 export class UserService {
   constructor(private readonly d: UserServiceDeps) {}
 
-  async create(by: Principal, name: string, roles: readonly string[], password?: string): Promise<{ principal: PrincipalRecord; initialPassword?: string }> {
+  async create(by: Principal, name: string, roles: readonly string[], password?: string, environment: Environment | null = null): Promise<{ principal: PrincipalRecord; initialPassword?: string }> {
     if (!PRINCIPAL_NAME_RE.test(name)) {
       throw errors.validation('name must be 1–128 characters: letters, digits, ".", "_" or "-", starting with a letter or digit');
     }
@@ -64,7 +66,7 @@ export class UserService {
     if (password !== undefined) checkPassword(password);
     const initial = password === undefined ? randomPassword() : undefined;
     const now = this.d.clock.now();
-    const principal: PrincipalRecord = { id: randomUUID(), name, kind: 'user', roles: checked, createdAt: now, disabled: false };
+    const principal: PrincipalRecord = { id: randomUUID(), name, kind: 'user', roles: checked, createdAt: now, disabled: false, environment };
     const user: UserRecord = {
       principalId: principal.id,
       passwordHash: await hashPassword(password ?? (initial as string)),

@@ -3,13 +3,16 @@ import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
 import { registerAccessCommands } from './commands/access.js';
 import { registerAccessPolicyCommands } from './commands/access-policy.js';
+import { registerApplyCommand } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
+import { registerComplianceCommands } from './commands/compliance.js';
 import { registerCryptoCommands } from './commands/crypto.js';
 import { registerGrantCommands } from './commands/grant.js';
 import { registerKeyCommands } from './commands/key.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerOperatorCommands } from './commands/operator.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerReportCommands } from './commands/report.js';
 import { registerRequestCommands } from './commands/request.js';
 import { registerRoleCommands } from './commands/role.js';
@@ -64,6 +67,9 @@ export function buildProgram(): Command {
   registerRequestCommands(program);
   registerAccessPolicyCommands(program);
   registerAuditCommands(program);
+  registerPolicyCommands(program);
+  registerComplianceCommands(program);
+  registerApplyCommand(program);
   return program;
 }
 

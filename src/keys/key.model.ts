@@ -1,5 +1,6 @@
 /** KMS key model. A KMS key (a.k.a. KEK / customer master key) has versions v1..vN, one primary. */
 import type { KeySpec, KeyUsage, WrappingAlgorithm } from '../crypto/keyspecs.js';
+import type { Classification, Environment, Protection } from '../policy/policy.model.js';
 
 /** Specs, usages and their allowed algorithms are defined once, in crypto/keyspecs.ts. */
 export { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage } from '../crypto/keyspecs.js';
@@ -43,6 +44,12 @@ export interface KeyRecord {
   materialExpiresAt: number | null;
   tags: Record<string, string>;
   aliases: string[];
+  /** Data classification (policy scope); may only become stricter. null = unclassified. */
+  classification: Classification | null;
+  /** Deployment environment (policy scope); set once, never changed. null = none. */
+  environment: Environment | null;
+  /** Where the material lives; 'hsm' needs an HSM (issue 6/10). */
+  protection: Protection;
   /** Derived by the store: the latest lastUsedAt of the key's versions (flushed usage only). */
   lastUsedAt: number | null;
 }
@@ -127,6 +134,9 @@ export function newKeyRecord(fields: KeyIdentity & Partial<KeyRecord>): KeyRecor
     materialExpiresAt: null,
     tags: {},
     aliases: [],
+    classification: null,
+    environment: null,
+    protection: 'software',
     lastUsedAt: null,
     ...fields,
   };

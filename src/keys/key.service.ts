@@ -42,6 +42,7 @@ import {
   type RevocationReason,
 } from './key.model.js';
 import type { KeyStore } from './key.store.js';
+import { strictness, type Classification, type Environment, type Protection } from '../policy/policy.model.js';
 
 export interface CreateKeyInput {
   description?: string;
@@ -53,6 +54,9 @@ export interface CreateKeyInput {
   exportable?: boolean;
   rotationPeriodDays?: number;
   usageLimit?: number;
+  classification?: Classification;
+  environment?: Environment;
+  protection?: Protection;
 }
 
 export interface UpdateKeyInput {
@@ -60,6 +64,30 @@ export interface UpdateKeyInput {
   rotationPeriodDays?: number | null;
   minDecryptionVersion?: number;
   usageLimit?: number | null;
+  /** Only to a stricter classification (CLASSIFICATIONS order). */
+  classification?: Classification;
+  /** Only when the key has none yet (set once). */
+  environment?: Environment;
+}
+
+/** Until HSMs arrive (issue 6/10) every key's material is protected in software. */
+export function checkProtection(protection: Protection | undefined): void {
+  if (protection === 'hsm') throw errors.validation('protection hsm is not available: no HSM is configured on this server (keys are protected in software)');
+}
+
+/**
+ * A key's policy scope may only tighten: the classification only to a stricter one, the
+ * environment only from none to one (then never changed). ValidationError otherwise.
+ */
+export function checkScopeChange(key: KeyRecord, input: Pick<UpdateKeyInput, 'classification' | 'environment'>): void {
+  const c = input.classification;
+  if (c !== undefined && key.classification !== null && strictness(c) < strictness(key.classification)) {
+    throw errors.validation(`the classification of key ${key.id} may only become stricter: it is ${key.classification}, and ${c} is less strict`);
+  }
+  const e = input.environment;
+  if (e !== undefined && key.environment !== null && e !== key.environment) {
+    throw errors.validation(`the environment of key ${key.id} is ${key.environment}: it is set once and cannot be changed`);
+  }
 }
 
 /** An unwrapped key version in the cache, with its usage counters. The cache owns `material`. */
@@ -139,6 +167,7 @@ export class KeyService {
     if (Object.keys(tags).length > MAX_TAGS) throw errors.validation(`a key can have at most ${MAX_TAGS} tags`);
     if ((input.description ?? '').length > MAX_DESCRIPTION) throw errors.validation(`description is longer than ${MAX_DESCRIPTION} characters`);
     const origin = input.origin ?? 'KEYWARDEN';
+    checkProtection(input.protection);
     if (input.usageLimit !== undefined) this.#checkUsageLimit(input.usageLimit);
     if (origin === 'EXTERNAL' && input.rotationPeriodDays !== undefined) {
       throw errors.validation('keys with imported material (origin EXTERNAL) rotate by importing new material, not automatically');
@@ -164,6 +193,9 @@ export class KeyService {
       rotationPeriodMs: periodMs,
       nextRotationAt: periodMs === null ? null : now + periodMs,
       usageLimit: input.usageLimit ?? null,
+      classification: input.classification ?? null,
+      environment: input.environment ?? null,
+      protection: input.protection ?? 'software',
     });
     const first = origin === 'EXTERNAL' ? undefined : this.#newVersion(rootKey, key, 1, now);
     await this.store.createKey(key, first);
@@ -196,8 +228,8 @@ export class KeyService {
     return key;
   }
 
-  list(limit: number, after?: { createdAt: number; id: string }): Promise<KeyRecord[]> {
-    return this.store.listKeys({ limit, ...(after ? { after } : {}) });
+  list(limit: number, after?: { createdAt: number; id: string }, scope: { classification?: Classification; environment?: Environment } = {}): Promise<KeyRecord[]> {
+    return this.store.listKeys({ limit, ...(after ? { after } : {}), ...scope });
   }
 
   versions(key: KeyRecord): Promise<KeyVersionRecord[]> {
@@ -340,7 +372,10 @@ export class KeyService {
 
   async update(key: KeyRecord, input: UpdateKeyInput): Promise<KeyRecord> {
     const now = this.clock.now();
+    checkScopeChange(key, input);
     const next: KeyRecord = { ...key, updatedAt: now };
+    if (input.classification !== undefined) next.classification = input.classification;
+    if (input.environment !== undefined) next.environment = input.environment;
     if (input.description !== undefined) {
       if (input.description.length > MAX_DESCRIPTION) throw errors.validation(`description is longer than ${MAX_DESCRIPTION} characters`);
       next.description = input.description;

@@ -1,3 +1,4 @@
+import type { Classification, Environment } from '../policy/policy.model.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from './key.model.js';
 
 /**
@@ -21,8 +22,8 @@ import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord
 export interface KeyStore {
   createKey(key: KeyRecord, firstVersion: KeyVersionRecord | undefined): Promise<void>;
   getKey(id: string): Promise<KeyRecord | undefined>;
-  /** Keys ordered by (createdAt, id), strictly after `after` when given. */
-  listKeys(opts: { limit: number; after?: { createdAt: number; id: string } }): Promise<KeyRecord[]>;
+  /** Keys ordered by (createdAt, id), strictly after `after` when given; only those of the given classification / environment when given. */
+  listKeys(opts: { limit: number; after?: { createdAt: number; id: string }; classification?: Classification; environment?: Environment }): Promise<KeyRecord[]>;
   applyChange(change: KeyChange): Promise<void>;
 
   getVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;

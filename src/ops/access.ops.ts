@@ -11,6 +11,7 @@ import type { ServiceAccountService } from '../auth/service-account.service.js';
 import { authorize } from '../auth/authorize.js';
 import type { RequestFacts } from './audited.js';
 import type { Call, Pipeline } from './pipeline.js';
+import type { Environment } from '../policy/policy.model.js';
 
 export interface AccessOpsDeps {
   pipeline: Pipeline;
@@ -32,11 +33,17 @@ function noteIssued<T extends { jti: string }>(req: RequestFacts | undefined, p:
 export class AccessOps {
   constructor(private readonly d: AccessOpsDeps) {}
 
-  async createServiceAccount(call: Call, name: string, roles: readonly string[], publicKey?: string) {
+  async createServiceAccount(call: Call, name: string, roles: readonly string[], publicKey?: string, environment?: Environment) {
     const by = await this.d.pipeline.begin(call, 'principal:manage');
     // Binding roles is quorum-approvable (principal:bind); an account without roles is not.
     if (roles.length > 0) await this.d.pipeline.begin(call, 'principal:bind');
-    return this.d.serviceAccounts.create(by, name, roles, publicKey);
+    return this.d.serviceAccounts.create(by, name, roles, publicKey, environment ?? null);
+  }
+
+  /** The environment of a principal (service account or user): policy principalEnvironments rules. */
+  async setEnvironment(call: Call, name: string, environment: Environment | null): Promise<PrincipalRecord> {
+    const by = await this.d.pipeline.begin(call, 'principal:manage');
+    return this.d.serviceAccounts.setEnvironment(by, name, environment);
   }
 
   async listPrincipals(call: Call): Promise<PrincipalRecord[]> {

@@ -25,6 +25,7 @@ import type { Clock } from '../util/clock.js';
 import type { AccessOps } from './access.ops.js';
 import type { KeyAdminOps } from './key-admin.ops.js';
 import type { Call, Pipeline } from './pipeline.js';
+import type { PolicyDocument } from '../policy/policy.model.js';
 
 /** What the transport passes in for POST /v1/requests (shape already checked by its schema). */
 export interface RequestInput {
@@ -47,6 +48,8 @@ export interface ApprovalOpsDeps {
   principals: Pick<PrincipalStore, 'getPrincipalById' | 'getPrincipalByName'>;
   /** Whether the root token with this accessor still exists (a root requester's request fails once it is revoked). */
   rootTokenExists: (accessor: string) => Promise<boolean>;
+  /** The policy document: validation of a policy-document-change, and its execution (src/ops/policy.ops.ts). */
+  policyDocuments?: { parse(input: { document: unknown }): PolicyDocument; setPolicy(call: Call, input: { document: unknown }): Promise<{ version: number }> };
   clock: Clock;
 }
 
@@ -57,6 +60,7 @@ const PARAMS_OF: Record<RequestAction, ReadonlyArray<keyof RequestParams>> = {
   revoke: ['reason'],
   export: ['publicKey'],
   'policy-change': ['policy'],
+  'policy-document-change': ['document'],
   'role-bind': ['principal', 'role'],
   'role-unbind': ['principal', 'role'],
   'jit-grant': ['operations'],
@@ -108,6 +112,11 @@ export class ApprovalOps {
         params.policy = validateAccessPolicy(p.policy);
         await authorize(requester, 'policy:edit');
         break;
+      case 'policy-document-change':
+        if (p.document === undefined || this.d.policyDocuments === undefined) throw errors.validation('a policy-document-change request needs params.document: the complete new policy document');
+        params.document = this.d.policyDocuments.parse({ document: p.document });
+        await authorize(requester, 'policy:edit');
+        break;
       case 'role-bind':
       case 'role-unbind':
         Object.assign(params, await this.#checkBinding(requester, action, p));
@@ -124,10 +133,19 @@ export class ApprovalOps {
         if (key?.createdBy === requester.id) {
           throw new KeywardenError('PermissionDenied', `separation of duties: ${requester.name} created key ${keyRef} and cannot be granted use of it`);
         }
+        // The policy of the key's scope may cap just-in-time grants below the access policy's maximum.
+        const cap = key === undefined ? undefined : this.d.pipeline.policy?.maxJitSeconds(key);
+        if (cap !== undefined && params.durationSeconds > cap.value) {
+          throw this.d.pipeline.policy!.deny(call, {
+            rule: cap.rule,
+            field: 'maxJitGrantSeconds',
+            message: `just-in-time grants on ${key!.classification ?? 'unclassified'} keys${key!.environment !== null ? ` in ${key!.environment}` : ''} last at most ${cap.value} seconds (asked: ${params.durationSeconds})`,
+          });
+        }
         break;
       }
     }
-    return this.d.approvals.create(requester, { action, keyId: key?.id ?? null, keyRef, params, reason: input.reason });
+    return this.d.approvals.create(requester, { action, keyId: key?.id ?? null, keyRef, params, reason: input.reason }, key);
   }
 
   /** Every request for holders of request:read; otherwise the caller's own. Pending requests past their time show as expired. */
@@ -222,6 +240,10 @@ export class ApprovalOps {
         }
         case 'policy-change':
           return { policyVersion: (await this.setPolicy(call, p.policy)).version };
+        case 'policy-document-change': {
+          if (this.d.policyDocuments === undefined) throw errors.internal();
+          return { policyDocumentVersion: (await this.d.policyDocuments.setPolicy(call, { document: p.document })).version };
+        }
         case 'role-bind': {
           const b = await this.d.access.bindRoles(call, p.principal as string, [p.role as string]);
           return { principal: b.name, roles: b.roles };
@@ -240,10 +262,10 @@ export class ApprovalOps {
   async #requester(r: ApprovalRequest): Promise<Principal> {
     if (r.requesterKind === 'root') {
       if (!(await this.d.rootTokenExists(r.requesterId))) throw requesterGone(r);
-      return { kind: 'root', id: r.requesterId, name: r.requesterName, roles: [], accessor: r.requesterId, displayName: r.requesterName };
+      return { kind: 'root', id: r.requesterId, name: r.requesterName, roles: [], accessor: r.requesterId, displayName: r.requesterName, environment: null };
     }
     const p = await this.#requesterRecord(r);
-    return { kind: p.kind, id: p.id, name: p.name, roles: p.roles, accessor: `request:${r.id}`, displayName: p.name };
+    return { kind: p.kind, id: p.id, name: p.name, roles: p.roles, accessor: `request:${r.id}`, displayName: p.name, environment: p.environment };
   }
 
   async #requesterRecord(r: ApprovalRequest): Promise<PrincipalRecord> {

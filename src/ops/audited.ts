@@ -28,6 +28,8 @@ export interface AuditFacts {
   /** The credential id to record (HMAC'd) when not the principal's accessor (e.g. a token just issued). */
   tokenId?: string;
   authMethod?: AuthMethod;
+  /** The policy stage's decision (src/policy/policy-gate.ts): allow, or the rule that refused. */
+  policy?: { decision: 'allow' | 'deny'; rule: string | null };
 }
 
 /** The request facts an unauthenticated use-case receives from its transport. */
@@ -48,8 +50,8 @@ export interface AuditLedger {
   append(input: AuditEventInput): Promise<{ index: number }>;
 }
 
-/** Refusals by access control; every other error code is a failure. */
-const DENY_CODES = new Set(['Unauthenticated', 'PermissionDenied', 'MfaRequired', 'ApprovalRequired', 'LockedOut']);
+/** Refusals by access control and policy; every other error code is a failure. */
+const DENY_CODES = new Set(['Unauthenticated', 'PermissionDenied', 'MfaRequired', 'ApprovalRequired', 'LockedOut', 'PolicyViolation']);
 
 const isCall = (a: unknown): a is Call =>
   typeof a === 'object' && a !== null && typeof (a as Call).requestId === 'string' && 'token' in a;
@@ -112,6 +114,7 @@ function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, r
     keyVersion,
     outcome,
     errorCode: code,
+    policy: f.policy ?? null,
     approvalIds: internal ? [internal.approvalRequestId] : [],
     // A batch's items carry their own contexts: only their counts are recorded.
     ...(f.context !== undefined && details === undefined ? { encryptionContext: f.context } : {}),

@@ -36,6 +36,8 @@ export class GrantOps {
     }
     if (input.key !== undefined) {
       const { principal, key } = await this.d.pipeline.beginKey(call, 'grant:manage', input.key);
+      // The policy of the key's scope may require grants to expire (maxGrantDays).
+      this.d.pipeline.policy?.checkGrant(call, key, { createdAt: this.d.pipeline.grantContext(call).now, expiresAt: input.conditions?.notAfter ?? null });
       const grantee = await this.d.principals.get(input.principal);
       return this.d.grants.create(principal, { keyId: key.id }, grantee, input.operations, input.conditions);
     }

@@ -4,7 +4,8 @@
  */
 import { WRAPPING_ALGORITHMS, wrapForExport, type WrappingAlgorithm } from '../crypto/keyspecs.js';
 import { errors, KeywardenError } from '../errors/catalog.js';
-import { DAY_MS, DELETION_WINDOW_DAYS, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
+import { DAY_MS, DELETION_WINDOW_DAYS, checkProtection, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
+import type { Classification, Environment } from '../policy/policy.model.js';
 import type { KeyRecord, KeyVersionRecord, RevocationReason } from '../keys/key.model.js';
 import type { Clock } from '../util/clock.js';
 import type { Call, Pipeline } from './pipeline.js';
@@ -18,35 +19,45 @@ export class KeyAdminOps {
     return (await this.d.pipeline.beginKey(call, action, keyRef)).key;
   }
 
-  /** Creates a key with its creator (one write): separation of duties bars the creator from using it. */
+  /**
+   * Creates a key with its creator (one write): separation of duties bars the creator from using it.
+   * The policy fills in a rotation period the scope requires and refuses a key that breaks a rule.
+   */
   async createKey(call: Call, input: CreateKeyInput): Promise<KeyRecord> {
     const principal = await this.d.pipeline.begin(call, 'key:create');
-    return this.d.keys.create(input, principal.id);
+    checkProtection(input.protection);
+    const checked = this.d.pipeline.policy?.prepareCreate(call, input) ?? input;
+    return this.d.keys.create(checked, principal.id);
   }
 
   describeKey(call: Call, keyRef: string): Promise<KeyRecord> {
     return this.#key(call, 'key:describe', keyRef);
   }
 
-  async listKeys(call: Call, opts: { limit?: number; cursor?: string }): Promise<{ keys: KeyRecord[]; nextCursor: string | null }> {
+  async listKeys(call: Call, opts: { limit?: number; cursor?: string; classification?: Classification; environment?: Environment }): Promise<{ keys: KeyRecord[]; nextCursor: string | null }> {
     await this.d.pipeline.begin(call, 'key:list');
     const limit = opts.limit ?? LIMITS.defaultListLimit;
     if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
       throw errors.validation(`limit must be an integer between 1 and ${LIMITS.maxListLimit}`);
     }
     const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
-    const keys = await this.d.keys.list(limit + 1, after);
+    const scope = { ...(opts.classification !== undefined ? { classification: opts.classification } : {}), ...(opts.environment !== undefined ? { environment: opts.environment } : {}) };
+    const keys = await this.d.keys.list(limit + 1, after, scope);
     const page = keys.slice(0, limit);
     const last = page[page.length - 1];
     return { keys: page, nextCursor: keys.length > limit && last ? encodeCursor(last) : null };
   }
 
+  /** A stricter classification or a first environment re-applies the policy (e.g. a shorter rotation period). */
   async update(call: Call, keyRef: string, input: UpdateKeyInput) {
-    return this.d.keys.update(await this.#key(call, 'key:update', keyRef), input);
+    const key = await this.#key(call, 'key:update', keyRef);
+    return this.d.keys.update(key, this.d.pipeline.policy?.prepareUpdate(call, key, input) ?? input);
   }
 
   async rotate(call: Call, keyRef: string) {
-    return this.d.keys.rotate(await this.#key(call, 'key:rotate', keyRef));
+    const key = await this.#key(call, 'key:rotate', keyRef);
+    this.d.pipeline.policy?.checkKey(call, key);
+    return this.d.keys.rotate(key);
   }
 
   async enable(call: Call, keyRef: string) {
@@ -58,7 +69,9 @@ export class KeyAdminOps {
   }
 
   async scheduleDeletion(call: Call, keyRef: string, days?: number) {
-    return this.d.keys.scheduleDeletion(await this.#key(call, 'key:schedule-deletion', keyRef), days);
+    const key = await this.#key(call, 'key:schedule-deletion', keyRef);
+    this.d.pipeline.policy?.checkDeletionWindow(call, key, days ?? DELETION_WINDOW_DAYS.default);
+    return this.d.keys.scheduleDeletion(key, days);
   }
 
   async cancelDeletion(call: Call, keyRef: string) {
@@ -119,7 +132,9 @@ export class KeyAdminOps {
   }
 
   async importMaterial(call: Call, keyRef: string, importToken: string, encryptedMaterial: Buffer, validTo?: number) {
-    return this.d.keys.importMaterial(await this.#key(call, 'key:import', keyRef), importToken, encryptedMaterial, validTo);
+    const key = await this.#key(call, 'key:import', keyRef);
+    this.d.pipeline.policy?.checkKey(call, key);
+    return this.d.keys.importMaterial(key, importToken, encryptedMaterial, validTo);
   }
 
   /** Export of an `exportable` key's primary material, only wrapped under the caller's RSA public key. */
@@ -142,6 +157,8 @@ export class KeyAdminOps {
   async purgeUnused(call: Call, unusedForDays: number, windowDays: number = DELETION_WINDOW_DAYS.default) {
     await this.d.pipeline.begin(call, 'key:purge');
     const keys = await this.d.keys.unused(this.d.clock.now() - checkDays(unusedForDays) * DAY_MS);
+    // Every key's minimum window is checked before any deletion is scheduled (all or nothing).
+    for (const k of keys) this.d.pipeline.policy?.checkDeletionWindow(call, k, windowDays);
     const scheduled: KeyRecord[] = [];
     for (const k of keys) scheduled.push(await this.d.keys.scheduleDeletion(k, windowDays));
     return scheduled;

@@ -96,7 +96,7 @@ export class Ops {
   // ---- symmetric encryption ---------------------------------------------------------------------
 
   async encrypt(call: Call, keyRef: string, plaintext: Buffer, context?: EncryptionContext, algorithm?: string): Promise<EncryptResult> {
-    const { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT', context);
+    const { key } = await this.#usable(call, 'key:encrypt', keyRef, 'ENCRYPT_DECRYPT', context, algorithm);
     if (key.spec !== 'SYMMETRIC_DEFAULT') return this.#asymmetricEncrypt(key, plaintext, algorithm, context);
     if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `a SYMMETRIC_DEFAULT key encrypts with SYMMETRIC_DEFAULT, not ${algorithm}`);
@@ -244,7 +244,7 @@ export class Ops {
   // ---- signatures, MACs, public keys ---------------------------------------------------------------
 
   async sign(call: Call, keyRef: string, message: Buffer, algorithm: string, messageType: MessageType = 'RAW') {
-    const { key } = await this.#usable(call, 'key:sign', keyRef, 'SIGN_VERIFY');
+    const { key } = await this.#usable(call, 'key:sign', keyRef, 'SIGN_VERIFY', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
     const signature = sign(key.spec, algorithm, h.material, message, messageType);
@@ -254,7 +254,7 @@ export class Ops {
 
   /** Verifies with the given version, or with every enabled version (newest first) until one matches. */
   async verify(call: Call, keyRef: string, message: Buffer, algorithm: string, signature: Buffer, messageType: MessageType = 'RAW', keyVersion?: number) {
-    const { key } = await this.#usable(call, 'key:verify', keyRef, 'SIGN_VERIFY');
+    const { key } = await this.#usable(call, 'key:verify', keyRef, 'SIGN_VERIFY', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const match = await this.#firstMatching(key, keyVersion, (h) => h.publicKey !== null && verify(key.spec, algorithm, h.publicKey, message, messageType, signature));
     return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
@@ -272,7 +272,7 @@ export class Ops {
   }
 
   async mac(call: Call, keyRef: string, message: Buffer, algorithm: string) {
-    const { key } = await this.#usable(call, 'key:mac', keyRef, 'GENERATE_VERIFY_MAC');
+    const { key } = await this.#usable(call, 'key:mac', keyRef, 'GENERATE_VERIFY_MAC', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
     const mac = generateMac(key.spec, algorithm, h.material, message);
@@ -281,7 +281,7 @@ export class Ops {
   }
 
   async verifyMac(call: Call, keyRef: string, message: Buffer, algorithm: string, mac: Buffer, keyVersion?: number) {
-    const { key } = await this.#usable(call, 'key:verify-mac', keyRef, 'GENERATE_VERIFY_MAC');
+    const { key } = await this.#usable(call, 'key:verify-mac', keyRef, 'GENERATE_VERIFY_MAC', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const match = await this.#firstMatching(key, keyVersion, (h) => verifyMac(key.spec, algorithm, h.material, message, mac));
     return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
@@ -291,10 +291,10 @@ export class Ops {
 
   /**
    * Pipeline for `action` on `keyRef` (grants checked against the operation's encryption context),
-   * then encrypt-side rules: an Enabled key of the given usage.
+   * then encrypt-side rules: an Enabled key of the given usage. `algorithm`: the one the call names (policy).
    */
-  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage, context?: ContextForGrants): Promise<{ principal: Principal; key: KeyRecord }> {
-    const { principal, key } = await this.pipeline.beginKey(call, action, keyRef, context);
+  async #usable(call: Call, action: Action, keyRef: string, usage: KeyUsage, context?: ContextForGrants, algorithm?: string): Promise<{ principal: Principal; key: KeyRecord }> {
+    const { principal, key } = await this.pipeline.beginKey(call, action, keyRef, context, algorithm);
     requireState(key, 'encrypt');
     if (key.usage !== usage) {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} has usage ${key.usage}; this operation needs a ${usage} key`);
@@ -388,7 +388,7 @@ export class Ops {
   }
 
   async #asymmetricDecrypt(call: Call, a: { key: string; algorithm: string; keyVersion?: number }, ciphertext: Buffer): Promise<DecryptResult> {
-    const { key } = await this.pipeline.beginKey(call, 'key:decrypt', a.key);
+    const { key } = await this.pipeline.beginKey(call, 'key:decrypt', a.key, undefined, a.algorithm);
     requireState(key, 'decrypt');
     if (key.usage !== 'ENCRYPT_DECRYPT' || key.spec === 'SYMMETRIC_DEFAULT') {
       throw new KeywardenError('InvalidKeyUsage', `key ${key.id} is not an asymmetric ENCRYPT_DECRYPT key; omit key and algorithm to decrypt a Keywarden ciphertext`);

@@ -1,7 +1,8 @@
 /**
  * The front half of every use-case (ARCHITECTURE rule 2): seal check -> authenticate -> authorize
- * (roles, grants with their conditions, separation of duties: src/auth/) -> gates (MFA step-up,
- * quorum approval). Policy (5/10), audit (4/10) and metrics (10/10) join here.
+ * (roles, grants with their conditions, separation of duties: src/auth/) -> policy (the key's
+ * per-call rules: src/policy/policy-gate.ts) -> gates (MFA step-up, quorum approval, both also
+ * driven by the key's policy scope). Audit (4/10) records what they decided; metrics (10/10) join here.
  */
 import { authorize, needsGrant, noGrant, roleDenied, type Action, type GrantContext, type GrantLookup, type Resource } from '../auth/authorize.js';
 import { ruleFor } from '../auth/roles.js';
@@ -15,6 +16,7 @@ import type { KeyService } from '../keys/key.service.js';
 import type { SealService } from '../seal/seal.service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { AuditFacts } from './audited.js';
+import type { PolicyGate } from '../policy/policy-gate.js';
 
 /**
  * A use-case run by the server itself on behalf of a principal it has already authenticated and
@@ -64,6 +66,8 @@ export interface PipelineDeps {
   mfa?: CallGate;
   /** Quorum approval of sensitive actions (src/auth/approval.service.ts); absent = none needed. */
   approvals?: CallGate;
+  /** The policy stage (per-call rules of the key's scope); absent = no policy. */
+  policy?: PolicyGate;
   clock?: Clock;
 }
 
@@ -84,9 +88,15 @@ export class Pipeline {
   }
 
   /** Late wiring of the gates (they depend on services built after the pipeline). */
-  setGates(g: { mfa?: CallGate; approvals?: CallGate }): void {
+  setGates(g: { mfa?: CallGate; approvals?: CallGate; policy?: PolicyGate }): void {
     if (g.mfa !== undefined) this.d.mfa = g.mfa;
     if (g.approvals !== undefined) this.d.approvals = g.approvals;
+    if (g.policy !== undefined) this.d.policy = g.policy;
+  }
+
+  /** The policy stage, for use-cases that enforce key rules (key properties, deletion windows, grants). */
+  get policy(): PolicyGate | undefined {
+    return this.d.policy;
   }
 
   /** Throws Sealed or NotInitialized unless unsealed (for unauthenticated use-cases such as the token endpoint). */
@@ -118,9 +128,10 @@ export class Pipeline {
    * permits the action at all, resolves the key and authorizes on its id. For a principal that
    * may act only through grants, an unknown key gives the same PermissionDenied as a key it holds
    * no grant on, so the answer never reveals whether a key exists. `encryptionContext` is the
-   * operation's context, for grants conditioned on it.
+   * operation's context, for grants conditioned on it; `algorithm` the signing, MAC or
+   * asymmetric encryption algorithm the call names (policy allowedAlgorithms).
    */
-  async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: ContextForGrants): Promise<{ principal: Principal; key: KeyRecord }> {
+  async beginKey(call: Call, action: Action, keyRef: string, encryptionContext?: ContextForGrants, algorithm?: string): Promise<{ principal: Principal; key: KeyRecord }> {
     noteAction(call, action, undefined, encryptionContext);
     this.requireUnsealed();
     const principal = await this.#authenticate(call);
@@ -136,8 +147,9 @@ export class Pipeline {
       throw e;
     }
     if (call.audit !== undefined) call.audit.keyId ??= key.id;
-    const r: Resource = { keyId: key.id, ref: keyRef, context: this.grantContext(call, encryptionContext) };
+    const r: Resource = { keyId: key.id, ref: keyRef, context: this.grantContext(call, encryptionContext), key };
     await authorize(principal, action, r, this.d.grants);
+    this.d.policy?.checkCall(principal, action, call, key, algorithm);
     await this.#gates(principal, action, call, r);
     return { principal, key };
   }
@@ -161,6 +173,16 @@ export class Pipeline {
     noteAction(call, action, keyId, encryptionContext);
     const r: Resource = { keyId, context: this.grantContext(call, encryptionContext) };
     await authorize(principal, action, r, this.d.grants);
+    const policy = this.d.policy;
+    if (policy !== undefined) {
+      // The key's record is read only when the policy has per-call or MFA rules (the hot decrypt path stays a lookup-free check).
+      const key = policy.hasCallRules() || policy.hasMfaRules() ? await this.d.keys?.findById(keyId) : undefined;
+      if (key !== undefined) {
+        r.key = key;
+        policy.checkCall(principal, action, call, key);
+        if (this.d.mfa !== undefined && policy.hasMfaRules()) await this.d.mfa.check(principal, action, call, r);
+      } else policy.allow(call);
+    }
     if (this.d.approvals !== undefined) await this.d.approvals.check(principal, action, call, r);
   }
 

@@ -3,6 +3,7 @@
  * pipeline as every other use-case (ARCHITECTURE rule 2); the transport only translates. Login
  * is unauthenticated by bearer: the password (and one-time password) are the credential.
  */
+import type { Environment } from '../policy/policy.model.js';
 import type { PrincipalRecord } from '../auth/principal.model.js';
 import type { SessionService } from '../auth/session.service.js';
 import type { Principal } from '../auth/token.model.js';
@@ -24,10 +25,10 @@ export class UserOps {
   constructor(private readonly d: UserOpsDeps) {}
 
   /** Creating a user with roles is also a role binding (principal:bind: quorum approval may apply). */
-  async create(call: Call, name: string, roles: readonly string[], password?: string): Promise<{ principal: PrincipalRecord; initialPassword?: string }> {
+  async create(call: Call, name: string, roles: readonly string[], password?: string, environment?: Environment): Promise<{ principal: PrincipalRecord; initialPassword?: string }> {
     const by = await this.d.pipeline.begin(call, 'principal:manage');
     if (roles.length > 0) await this.d.pipeline.begin(call, 'principal:bind');
-    return this.d.users.create(by, name, roles, password);
+    return this.d.users.create(by, name, roles, password, environment ?? null);
   }
 
   async list(call: Call): Promise<UserView[]> {

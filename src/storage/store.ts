@@ -6,6 +6,7 @@ import type { PrincipalStore } from '../auth/principal.store.js';
 import type { AuditSearch, AuditStore } from '../audit/audit.store.js';
 import type { ApprovalStore } from '../auth/approval.store.js';
 import type { UserStore } from '../auth/user.store.js';
+import type { PolicyStore } from '../policy/policy.store.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -18,6 +19,8 @@ export interface Store {
   readonly audit: AuditStore & AuditSearch;
   readonly approvals: ApprovalStore;
   readonly users: UserStore;
+  /** Versions of the policy document (append-only). */
+  readonly policies: PolicyStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ import {
 import type { SealConfig } from '../../src/seal/seal.model.js';
 import type { TokenRecord } from '../../src/auth/token.model.js';
 import type { Store } from '../../src/storage/store.js';
+import type { PolicyVersion } from '../../src/policy/policy.model.js';
 
 export interface OpenedStore {
   store: Store;
@@ -1208,6 +1209,73 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           assert.equal(results.filter((r) => r !== undefined).length, 1, 'a token is used at most once');
           assert.deepEqual(results.find((r) => r !== undefined), t);
         });
+      });
+    });
+
+    describe('policy scope of keys and principals', () => {
+      test('classification, environment and protection round-trip, change with applyChange and filter listKeys', async () => {
+        const a = makeKey(keyId(1), { classification: 'restricted', environment: 'prod', protection: 'hsm' });
+        const b = makeKey(keyId(2), { createdAt: a.createdAt + 1 });
+        const c = makeKey(keyId(3), { createdAt: a.createdAt + 2, classification: 'restricted', environment: 'dev' });
+        for (const k of [a, b, c]) await store.keys.createKey(k, undefined);
+        assert.deepEqual(await store.keys.getKey(a.id), a);
+        const gotB = await store.keys.getKey(b.id);
+        assert.deepEqual([gotB?.classification, gotB?.environment, gotB?.protection], [null, null, 'software']);
+        await store.keys.applyChange({ key: { ...b, classification: 'internal', environment: 'staging' } });
+        assert.deepEqual(await store.keys.getKey(b.id), { ...b, classification: 'internal', environment: 'staging' });
+        const ids = async (o: Parameters<Store['keys']['listKeys']>[0]) => (await store.keys.listKeys(o)).map((k) => k.id);
+        assert.deepEqual(await ids({ limit: 10, classification: 'restricted' }), [a.id, c.id]);
+        assert.deepEqual(await ids({ limit: 10, classification: 'restricted', environment: 'dev' }), [c.id]);
+        assert.deepEqual(await ids({ limit: 10, environment: 'staging' }), [b.id]);
+        assert.deepEqual(await ids({ limit: 1, classification: 'restricted', after: { createdAt: a.createdAt, id: a.id } }), [c.id]);
+      });
+
+      test('a principal environment round-trips and changes with setEnvironment', async () => {
+        const p = { id: 'p-1', name: 'svc', kind: 'service-account' as const, roles: ['application' as const], createdAt: 1, disabled: false, environment: 'dev' as const };
+        assert.equal(await store.principals.createPrincipal(p), true);
+        assert.deepEqual(await store.principals.getPrincipalById(p.id), p);
+        await store.principals.setEnvironment(p.id, null);
+        assert.equal((await store.principals.getPrincipalByName('svc'))?.environment, null);
+        await store.principals.setEnvironment(p.id, 'prod');
+        assert.equal((await store.principals.listPrincipals())[0]?.environment, 'prod');
+      });
+    });
+
+    describe('policy versions', () => {
+      const version = (n: number, over: Partial<PolicyVersion> = {}): PolicyVersion => ({
+        version: n,
+        document: { apiVersion: 'keywarden.io/v1', kind: 'Policy', metadata: { name: `v${n} — ünïcödé` }, defaults: { maxRotationDays: 30 + n, allowedNetworks: ['10.0.0.0/8'] } },
+        hash: `${n}`.repeat(64).slice(0, 64),
+        createdAt: 1_700_000_000_000 + n,
+        createdBy: `principal-${n}`,
+        ...over,
+      });
+
+      test('a fresh store has no version', async () => {
+        assert.equal(await store.policies.latestPolicyVersion(), undefined);
+        assert.deepEqual(await store.policies.listPolicyVersions(), []);
+        assert.equal(await store.policies.getPolicyVersion(1), undefined);
+      });
+
+      test('versions append in order and round-trip every field', async () => {
+        assert.equal(await store.policies.appendPolicyVersion(version(1, { createdBy: null })), true);
+        assert.equal(await store.policies.appendPolicyVersion(version(2)), true);
+        assert.deepEqual(await store.policies.getPolicyVersion(1), version(1, { createdBy: null }));
+        assert.deepEqual(await store.policies.latestPolicyVersion(), version(2));
+        assert.deepEqual((await store.policies.listPolicyVersions()).map((v) => v.version), [1, 2]);
+      });
+
+      test('append-only: a version that is not the next one is refused and nothing changes', async () => {
+        assert.equal(await store.policies.appendPolicyVersion(version(2)), false, 'a gap');
+        assert.equal(await store.policies.appendPolicyVersion(version(1)), true);
+        assert.equal(await store.policies.appendPolicyVersion(version(1, { hash: 'f'.repeat(64) })), false, 'a rewrite');
+        assert.deepEqual(await store.policies.listPolicyVersions(), [version(1)]);
+      });
+
+      test('concurrent appends of the same version: exactly one wins', async () => {
+        const results = await Promise.all([1, 2, 3, 4].map((i) => store.policies.appendPolicyVersion(version(1, { createdBy: `p${i}` }))));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await store.policies.listPolicyVersions()).length, 1);
       });
     });
   });

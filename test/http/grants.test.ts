@@ -382,7 +382,7 @@ describe('grant API', () => {
 
   test('just-in-time grants keep their approval request (service call of the approvals flow)', async () => {
     const key = await c.newKey();
-    const approver: Principal = { kind: 'service-account', id: c.ka.id, name: 'ka', roles: ['key-administrator'], accessor: 'test', displayName: 'ka' };
+    const approver: Principal = { kind: 'service-account', id: c.ka.id, name: 'ka', roles: ['key-administrator'], accessor: 'test', displayName: 'ka', environment: null };
     const grantee = await t.kw.store.principals.getPrincipalByName('app');
     assert.ok(grantee);
     const g = await t.kw.grants.create(approver, { keyId: key }, grantee, ['encrypt'], { notAfter: clock.now() + MIN }, { approvalRequestId: 'req-123' });

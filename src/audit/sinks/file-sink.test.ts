@@ -5,7 +5,7 @@
  */
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileSink } from './file-sink.js';
@@ -110,14 +110,16 @@ test('a line longer than maxBytes gets a file of its own and is never split', as
 
 test('a write failure is retried with back-off and counted; delivery resumes when the path works again', async () => {
   const d = dir();
-  const path = join(d, 'missing-dir', 'audit.jsonl');
+  // A file where the sink's directory should be: it cannot create the directory, nor write.
+  writeFileSync(join(d, 'blocked'), 'not a directory');
+  const path = join(d, 'blocked', 'audit.jsonl');
   const sink = fileSink({ path, maxBytes: 1 << 20, keep: 1 }, { initialBackoffMs: 5, maxBackoffMs: 20 });
   cleanups.push(() => sink.close(50));
   sink.publish(event(0));
   for (let i = 0; i < 2000 && sink.stats().failedAttempts < 2; i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(sink.stats().failedAttempts >= 2);
-  assert.match(sink.stats().lastError ?? '', /ENOENT/);
-  mkdirSync(join(d, 'missing-dir'));
+  assert.match(sink.stats().lastError ?? '', /EEXIST|ENOTDIR/);
+  rmSync(join(d, 'blocked')); // the sink creates the directory itself on the next attempt
   sink.publish(event(1));
   await sink.flush();
   assert.deepEqual(lines(path).map(indexOf), [0, 1]);

@@ -23,6 +23,9 @@ export interface Key {
   revocationReason?: string | null;
   materialExpiresAt?: string | null;
   lastUsedAt?: string | null;
+  classification?: string | null;
+  environment?: string | null;
+  protection?: string;
 }
 
 interface KeyPage {
@@ -40,13 +43,21 @@ interface CreateOptions {
   exportable?: boolean;
   rotationPeriod?: number;
   usageLimit?: number;
+  classification?: string;
+  environment?: string;
+  protection?: string;
 }
 
 interface ListOptions {
   limit?: number;
   cursor?: string;
   all?: boolean;
+  classification?: string;
+  environment?: string;
 }
+
+export const CLASSIFICATION_CHOICES = ['public', 'internal', 'confidential', 'restricted'];
+export const ENVIRONMENT_CHOICES = ['dev', 'staging', 'prod'];
 
 export function printKey(key: Key): void {
   printFields([
@@ -61,6 +72,9 @@ export function printKey(key: Key): void {
     ['Created', key.createdAt],
     ['Primary version', key.primaryVersion],
     // Lifecycle fields: shown only when the server sends them and they are set.
+    ['Classification', key.classification === undefined ? undefined : (key.classification ?? 'unclassified')],
+    ['Environment', key.environment === undefined ? undefined : (key.environment ?? 'none')],
+    ['Protection', key.protection],
     ['Exportable', key.exportable],
     ['Min decryption version', key.minDecryptionVersion],
     ['Rotation period', key.rotationPeriodDays == null ? undefined : `${key.rotationPeriodDays}d`],
@@ -103,6 +117,9 @@ export function registerKeyCommands(program: Command): Command {
     .option('--exportable', 'allow `key export` of the key material')
     .option('--rotation-period <duration>', 'rotate automatically every DURATION, in whole days (e.g. 90d)', daysParser())
     .option('--usage-limit <n>', 'rotate automatically once a version made N encryptions', intParser(1))
+    .addOption(new Option('--classification <c>', 'data classification (policy scope; may later only become stricter)').choices(CLASSIFICATION_CHOICES))
+    .addOption(new Option('--environment <env>', 'environment (policy scope; set once)').choices(ENVIRONMENT_CHOICES))
+    .addOption(new Option('--protection <p>', 'where the material lives (hsm needs an HSM on the server)').choices(['software', 'hsm']))
     .action(async (opts: CreateOptions, cmd: Command) => {
       const { client, format } = runtime(cmd);
       const res = await client.post<{ key: Key }>('/v1/keys', {
@@ -115,6 +132,9 @@ export function registerKeyCommands(program: Command): Command {
         exportable: opts.exportable,
         rotationPeriodDays: opts.rotationPeriod,
         usageLimit: opts.usageLimit,
+        classification: opts.classification,
+        environment: opts.environment,
+        protection: opts.protection,
       });
       showKey(res, format);
     });
@@ -125,6 +145,8 @@ export function registerKeyCommands(program: Command): Command {
     .option('--limit <n>', 'maximum number of keys per page', intParser(1))
     .option('--cursor <cursor>', 'continue from the nextCursor of a previous page')
     .option('--all', 'follow nextCursor until every key is listed')
+    .addOption(new Option('--classification <c>', 'only keys of this classification').choices(CLASSIFICATION_CHOICES))
+    .addOption(new Option('--environment <env>', 'only keys of this environment').choices(ENVIRONMENT_CHOICES))
     .action(async (opts: ListOptions, cmd: Command) => {
       const { client, format } = runtime(cmd);
       const keys: Key[] = [];
@@ -133,6 +155,8 @@ export function registerKeyCommands(program: Command): Command {
         const query = new URLSearchParams();
         if (opts.limit !== undefined) query.set('limit', String(opts.limit));
         if (cursor !== null) query.set('cursor', cursor);
+        if (opts.classification !== undefined) query.set('classification', opts.classification);
+        if (opts.environment !== undefined) query.set('environment', opts.environment);
         const page = await client.get<KeyPage>(`/v1/keys${query.size ? `?${query}` : ''}`);
         keys.push(...page.keys);
         cursor = page.nextCursor;

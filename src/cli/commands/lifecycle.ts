@@ -3,7 +3,7 @@
  */
 import { type Command, Option } from 'commander';
 import { type Format, printFields, printJson, printTable } from '../output.js';
-import { type Key, showKey } from './key.js';
+import { CLASSIFICATION_CHOICES, ENVIRONMENT_CHOICES, type Key, showKey } from './key.js';
 import { collectPair, daysParser, intParser, keyPath, type Pairs, runtime, timeParser } from './shared.js';
 
 interface Version {
@@ -88,13 +88,17 @@ export function registerLifecycleCommands(key: Command): void {
     rotationPeriod?: number | 'off';
     minDecryptionVersion?: number;
     usageLimit?: number;
+    classification?: string;
+    environment?: string;
   }
-  keyCommand<UpdateOptions>(key, 'update', 'Change the description or lifecycle settings of a key', (o, cmd) => {
+  keyCommand<UpdateOptions>(key, 'update', 'Change the description, lifecycle settings or policy scope of a key', (o, cmd) => {
     const body = {
       description: o.description,
       rotationPeriodDays: o.rotationPeriod === 'off' ? null : o.rotationPeriod,
       minDecryptionVersion: o.minDecryptionVersion,
       usageLimit: o.usageLimit,
+      classification: o.classification,
+      environment: o.environment,
     };
     if (Object.values(body).every((v) => v === undefined)) {
       cmd.error('error: nothing to update: give at least one option (see --help)', { exitCode: 2 });
@@ -104,7 +108,9 @@ export function registerLifecycleCommands(key: Command): void {
     .option('--description <text>', 'new description')
     .option('--rotation-period <duration>', 'automatic rotation period in whole days (e.g. 90d), or off', daysParser({ off: true }))
     .option('--min-decryption-version <n>', 'refuse to decrypt with versions older than N', intParser(1))
-    .option('--usage-limit <n>', 'rotate automatically once a version made N encryptions', intParser(1));
+    .option('--usage-limit <n>', 'rotate automatically once a version made N encryptions', intParser(1))
+    .addOption(new Option('--classification <c>', 'a stricter data classification (re-applies the policy, e.g. a shorter rotation period)').choices(CLASSIFICATION_CHOICES))
+    .addOption(new Option('--environment <env>', 'the environment, when the key has none (set once)').choices(ENVIRONMENT_CHOICES));
 
   keyCommand<Record<string, never>>(key, 'tag', 'Add or change tags of a key', (_o, cmd) => ({
     path: '/tags',

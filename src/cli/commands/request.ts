@@ -116,7 +116,7 @@ export function registerRequestCommands(program: Command): void {
     .option('--public-key <file>', 'export: PEM file with the RSA public key to wrap the material under')
     .option('--principal <name>', 'role-bind / role-unbind: the principal')
     .option('--role <role>', 'role-bind / role-unbind: the role')
-    .option('--policy-file <file>', 'policy-change: YAML or JSON file with the complete new policy')
+    .option('--policy-file <file>', 'policy-change / policy-document-change: YAML or JSON file with the complete new access policy / policy document')
     .action(async (o: CreateOptions, cmd: Command) => {
       const { client, format } = runtime(cmd);
       const params: Record<string, unknown> = {};
@@ -126,7 +126,8 @@ export function registerRequestCommands(program: Command): void {
       if (o.principal !== undefined) params.principal = o.principal;
       if (o.role !== undefined) params.role = o.role;
       if (o.operations !== undefined) params.operations = o.operations;
-      if (o.policyFile !== undefined) params.policy = await readPolicyFile(o.policyFile);
+      // The file is the access policy (policy-change) or the policy document (policy-document-change).
+      if (o.policyFile !== undefined) params[o.action === 'policy-document-change' ? 'document' : 'policy'] = await readPolicyFile(o.policyFile);
       const body = { action: o.action, key: o.key, reason: o.reason, duration: o.duration, params: Object.keys(params).length > 0 ? params : undefined };
       showRequest(await client.post<{ request: ApprovalRequestView }>('/v1/requests', body), format);
     });

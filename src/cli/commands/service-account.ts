@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { printFields, printJson, printLine, printTable } from '../output.js';
 import { collect, runtime } from './shared.js';
 
@@ -10,6 +10,7 @@ export interface PrincipalView {
   roles: string[];
   createdAt: string;
   disabled: boolean;
+  environment?: string | null;
 }
 
 interface Credentials {
@@ -27,6 +28,24 @@ interface ClientKey {
 }
 
 const path = (name: string, rest = '') => `/v1/principals/${encodeURIComponent(name)}${rest}`;
+
+const ENVIRONMENTS = ['dev', 'staging', 'prod'];
+
+/** `<group> set-environment NAME ENV|none`: PATCH /v1/principals/NAME (service accounts and users alike). */
+export function registerSetEnvironment(group: Command, what: string): void {
+  group
+    .command('set-environment')
+    .description(`Set the environment the ${what} works in (policy principalEnvironments rules), or none`)
+    .argument('<name>', `${what} name`)
+    .argument('<environment>', `${ENVIRONMENTS.join(', ')} or none`)
+    .action(async (name: string, env: string, _opts: object, cmd: Command) => {
+      if (env !== 'none' && !ENVIRONMENTS.includes(env)) cmd.error(`error: environment must be one of ${ENVIRONMENTS.join(', ')} or none`, { exitCode: 2 });
+      const { client, format } = runtime(cmd);
+      const res = await client.call<{ principal: PrincipalView }>('PATCH', path(name), { environment: env === 'none' ? null : env });
+      if (format === 'json') return printJson(res);
+      printLine(`${res.principal.name}: environment ${res.principal.environment ?? 'none'}`);
+    });
+}
 
 const SECRET_WARNING = 'The client secret is shown ONLY ONCE: store it now (only its hash is kept on the server).\n';
 
@@ -72,11 +91,19 @@ export function registerServiceAccountCommands(program: Command): void {
     .argument('<name>', 'account name')
     .requiredOption('--role <role>', 'role to bind (repeatable): admin, key-administrator, security-officer, application, auditor', collect)
     .option('--public-key <file>', 'SPKI PEM public key for signed JWT client assertions (Ed25519, P-256 or RSA ≥ 2048)')
-    .action(async (name: string, opts: { role: string[]; publicKey?: string }, cmd: Command) => {
+    .addOption(new Option('--environment <env>', 'the environment it works in (policy principalEnvironments rules)').choices(ENVIRONMENTS))
+    .action(async (name: string, opts: { role: string[]; publicKey?: string; environment?: string }, cmd: Command) => {
       const { client, format } = runtime(cmd);
-      const body = { name, roles: opts.role, ...(opts.publicKey !== undefined ? { publicKey: await readPem(opts.publicKey) } : {}) };
+      const body = {
+        name,
+        roles: opts.role,
+        ...(opts.publicKey !== undefined ? { publicKey: await readPem(opts.publicKey) } : {}),
+        ...(opts.environment !== undefined ? { environment: opts.environment } : {}),
+      };
       showCredentials(await client.post<Credentials>('/v1/principals', body), format);
     });
+
+  registerSetEnvironment(sa, 'account');
 
   sa.command('list')
     .description('List service accounts')

@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ApiError } from '../client.js';
 import { type Format, printFields, printJson, printLine, printTable } from '../output.js';
 import { collect, type GlobalOptions, readSavedToken, readStdin, removeSavedToken, runtime, saveToken } from './shared.js';
-import type { PrincipalView } from './service-account.js';
+import { registerSetEnvironment, type PrincipalView } from './service-account.js';
 
 interface UserView extends PrincipalView {
   mfaEnabled: boolean;
@@ -152,18 +152,22 @@ export function registerUserCommands(program: Command): void {
     .argument('<name>', 'user name')
     .option('--role <role>', 'role to bind (repeatable)', collect, [])
     .option('--password-stdin', 'read the initial password from the first line of stdin')
-    .action(async (name: string, opts: { role: string[]; passwordStdin?: boolean }, cmd: Command) => {
+    .addOption(new Option('--environment <env>', 'the environment the user works in (policy principalEnvironments rules)').choices(['dev', 'staging', 'prod']))
+    .action(async (name: string, opts: { role: string[]; passwordStdin?: boolean; environment?: string }, cmd: Command) => {
       const { client, format } = runtime(cmd);
       const password = opts.passwordStdin ? required((await readStdin()).toString('utf8').split(/\r?\n/)[0], 'password') : undefined;
       const res = await client.post<{ principal: PrincipalView; initialPassword?: string }>('/v1/users', {
         name,
         roles: opts.role,
         ...(password === undefined ? {} : { password }),
+        ...(opts.environment === undefined ? {} : { environment: opts.environment }),
       });
       if (format === 'json') printJson(res);
       else printFields([['Name', res.principal.name], ['Roles', res.principal.roles.join(', ')], ['Initial password', res.initialPassword]]);
       if (res.initialPassword !== undefined) process.stderr.write('The initial password is shown ONLY ONCE: hand it to the user, who should change it (keywarden user password NAME).\n');
     });
+
+  registerSetEnvironment(user, 'user');
 
   user
     .command('list')

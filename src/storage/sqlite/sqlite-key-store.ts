@@ -37,6 +37,9 @@ function keyFromRow(row: Row, aliases: string[]): KeyRecord {
     materialExpiresAt: row.material_expires_at as number | null,
     tags: JSON.parse(row.tags as string) as Record<string, string>,
     aliases,
+    classification: (row.classification as KeyRecord['classification']) ?? null,
+    environment: (row.environment as KeyRecord['environment']) ?? null,
+    protection: row.protection as KeyRecord['protection'],
     lastUsedAt: (row.last_used as number | null) ?? null,
   };
 }
@@ -77,6 +80,9 @@ const keyParams = (k: KeyRecord) => ({
   revocationReason: k.revocationReason,
   materialExpiresAt: k.materialExpiresAt,
   tags: JSON.stringify(k.tags),
+  classification: k.classification,
+  environment: k.environment,
+  protection: k.protection,
 });
 
 const versionParams = (v: KeyVersionRecord) => ({ ...v, publicKey: v.publicKey ?? null });
@@ -99,16 +105,17 @@ export class SqliteKeyStore implements KeyStore {
       insertKey: db.prepare(
         `INSERT INTO keys (id, description, spec, usage, state, origin, exportable, created_at, created_by, updated_at, primary_version,
            min_decryption_version, rotation_period_ms, next_rotation_at, usage_limit, deletion_at, destroyed_at, compromised_at,
-           revocation_reason, material_expires_at, tags)
+           revocation_reason, material_expires_at, tags, classification, environment, protection)
          VALUES (@id, @description, @spec, @usage, @state, @origin, @exportable, @createdAt, @createdBy, @updatedAt, @primaryVersion,
            @minDecryptionVersion, @rotationPeriodMs, @nextRotationAt, @usageLimit, @deletionAt, @destroyedAt, @compromisedAt,
-           @revocationReason, @materialExpiresAt, @tags)`,
+           @revocationReason, @materialExpiresAt, @tags, @classification, @environment, @protection)`,
       ),
       updateKey: db.prepare(
         `UPDATE keys SET description = @description, state = @state, exportable = @exportable, updated_at = @updatedAt,
            primary_version = @primaryVersion, min_decryption_version = @minDecryptionVersion, rotation_period_ms = @rotationPeriodMs,
            next_rotation_at = @nextRotationAt, usage_limit = @usageLimit, deletion_at = @deletionAt, destroyed_at = @destroyedAt,
-           compromised_at = @compromisedAt, revocation_reason = @revocationReason, material_expires_at = @materialExpiresAt, tags = @tags
+           compromised_at = @compromisedAt, revocation_reason = @revocationReason, material_expires_at = @materialExpiresAt, tags = @tags,
+           classification = @classification, environment = @environment, protection = @protection
          WHERE id = @id`,
       ),
       insertVersion: db.prepare(
@@ -190,9 +197,19 @@ export class SqliteKeyStore implements KeyStore {
     return this.#withAliases(this.#q.getKey.get(id) as Row | undefined);
   }
 
-  async listKeys({ limit, after }: { limit: number; after?: { createdAt: number; id: string } }) {
-    const rows = (after ? this.#q.listAfter.all({ ...after, limit }) : this.#q.listFirst.all(limit)) as Row[];
-    return rows.map((r) => this.#withAliases(r) as KeyRecord);
+  async listKeys({ limit, after, classification, environment }: Parameters<KeyStore['listKeys']>[0]) {
+    if (classification === undefined && environment === undefined) {
+      const rows = (after ? this.#q.listAfter.all({ ...after, limit }) : this.#q.listFirst.all(limit)) as Row[];
+      return rows.map((r) => this.#withAliases(r) as KeyRecord);
+    }
+    // Filtered listing (policy scope): the same order and cursor, with the scope columns matched.
+    const where: string[] = [];
+    const args: Record<string, unknown> = { limit };
+    if (after) (where.push('(k.created_at > @createdAt OR (k.created_at = @createdAt AND k.id > @id))'), Object.assign(args, after));
+    if (classification !== undefined) (where.push('k.classification = @classification'), (args.classification = classification));
+    if (environment !== undefined) (where.push('k.environment = @environment'), (args.environment = environment));
+    const sql = `SELECT ${KEY_COLUMNS} FROM keys k WHERE ${where.join(' AND ')} ORDER BY k.created_at, k.id LIMIT @limit`;
+    return (this.#db.prepare(sql).all(args) as Row[]).map((r) => this.#withAliases(r) as KeyRecord);
   }
 
   async applyChange(change: KeyChange): Promise<void> {

@@ -18,6 +18,7 @@ export const principalFromRow = (r: Row): PrincipalRecord => ({
   roles: JSON.parse(r.roles as string) as Role[],
   createdAt: r.created_at as number,
   disabled: (r.disabled as number) === 1,
+  environment: (r.environment as PrincipalRecord['environment']) ?? null,
 });
 
 const grantFromRow = (r: Row): GrantRecord => ({
@@ -56,8 +57,9 @@ export class SqlitePrincipalStore implements PrincipalStore {
     this.#db = db;
     this.#q = {
       insertPrincipal: db.prepare(
-        'INSERT OR IGNORE INTO principals (id, name, kind, roles, created_at, disabled) VALUES (@id, @name, @kind, @roles, @createdAt, @disabled)',
+        'INSERT OR IGNORE INTO principals (id, name, kind, roles, created_at, disabled, environment) VALUES (@id, @name, @kind, @roles, @createdAt, @disabled, @environment)',
       ),
+      setEnvironment: db.prepare('UPDATE principals SET environment = ? WHERE id = ?'),
       principalById: db.prepare('SELECT * FROM principals WHERE id = ?'),
       principalByName: db.prepare('SELECT * FROM principals WHERE name = ?'),
       listPrincipals: db.prepare('SELECT * FROM principals ORDER BY name'),
@@ -115,6 +117,10 @@ export class SqlitePrincipalStore implements PrincipalStore {
 
   async setDisabled(id: string, disabled: boolean) {
     this.#q.setDisabled.run(disabled ? 1 : 0, id);
+  }
+
+  async setEnvironment(id: string, environment: PrincipalRecord['environment']) {
+    this.#q.setEnvironment.run(environment, id);
   }
 
   async getCredential(clientId: string) {

@@ -26,6 +26,8 @@ import { SqliteApprovalStore } from './sqlite-approval-store.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { SqliteUserStore } from './sqlite-user-store.js';
 import { writeTx } from './tx.js';
+import type { PolicyStore } from '../../policy/policy.store.js';
+import { SqlitePolicyStore } from './sqlite-policy-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -60,6 +62,7 @@ export class SqliteStore implements Store {
   readonly audit: AuditStore & AuditSearch;
   readonly approvals: ApprovalStore;
   readonly users: UserStore;
+  readonly policies: PolicyStore;
   readonly #db: Database.Database;
   readonly #audit: SqliteAuditStore;
 
@@ -102,6 +105,7 @@ export class SqliteStore implements Store {
     this.audit = this.#audit = new SqliteAuditStore(db, path, opts.auditFsync ?? 'interval');
     this.approvals = new SqliteApprovalStore(db);
     this.users = new SqliteUserStore(db);
+    this.policies = new SqlitePolicyStore(db);
 
     this.seal = {
       getSealConfig: async () => {

@@ -39,7 +39,7 @@ export class SqliteUserStore implements UserStore {
     this.#db = db;
     this.#q = {
       insertPrincipal: db.prepare(
-        'INSERT OR IGNORE INTO principals (id, name, kind, roles, created_at, disabled) VALUES (@id, @name, @kind, @roles, @createdAt, @disabled)',
+        'INSERT OR IGNORE INTO principals (id, name, kind, roles, created_at, disabled, environment) VALUES (@id, @name, @kind, @roles, @createdAt, @disabled, @environment)',
       ),
       insertUser: db.prepare(
         `INSERT INTO users (principal_id, password_hash, password_changed_at, totp_secret, totp_pending, totp_last_step, mfa_enabled_at)
@@ -47,7 +47,7 @@ export class SqliteUserStore implements UserStore {
       ),
       user: db.prepare('SELECT * FROM users WHERE principal_id = ?'),
       listUsers: db.prepare(
-        `SELECT u.*, p.id, p.name, p.kind, p.roles, p.created_at, p.disabled
+        `SELECT u.*, p.id, p.name, p.kind, p.roles, p.created_at, p.disabled, p.environment
          FROM users u JOIN principals p ON p.id = u.principal_id ORDER BY p.name`,
       ),
       setPassword: db.prepare('UPDATE users SET password_hash = ?, password_changed_at = ? WHERE principal_id = ?'),
@@ -73,7 +73,7 @@ export class SqliteUserStore implements UserStore {
       ),
       findSession: db.prepare(
         `SELECT s.id AS s_id, s.principal_id, s.token_hash, s.created_at AS s_created_at, s.expires_at, s.absolute_expires_at,
-                s.mfa_verified_at, p.id, p.name, p.kind, p.roles, p.created_at, p.disabled, u.mfa_enabled_at
+                s.mfa_verified_at, p.id, p.name, p.kind, p.roles, p.created_at, p.disabled, p.environment, u.mfa_enabled_at
          FROM user_sessions s JOIN principals p ON p.id = s.principal_id JOIN users u ON u.principal_id = s.principal_id
          WHERE s.token_hash = ?`,
       ),

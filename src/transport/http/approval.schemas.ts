@@ -46,6 +46,7 @@ export const CreateRequestBody = Type.Object(
           reason: Type.Optional(Str({ maxLength: 32, description: 'revoke: compromised or superseded' })),
           publicKey: Type.Optional(Str({ maxLength: 8192, description: 'export: RSA public key, SPKI DER (standard base64)' })),
           policy: Type.Optional(AccessPolicySchema),
+          document: Type.Optional(Type.Unknown({ description: 'policy-document-change: the complete new policy document (docs/policy.md); validated by the server' })),
           principal: Type.Optional(Str({ maxLength: 200, description: 'role-bind / role-unbind: principal name' })),
           role: Type.Optional(Str({ maxLength: 64, description: 'role-bind / role-unbind: role' })),
           operations: Type.Optional(Type.Array(Str({ maxLength: 40 }), { minItems: 1, maxItems: GRANT_OPERATIONS.length, description: `jit-grant: any of ${GRANT_OPERATIONS.join(', ')}` })),

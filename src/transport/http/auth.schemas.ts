@@ -1,6 +1,7 @@
 /** TypeBox schemas of the access-control REST routes (principals, OAuth token endpoint; grants: grants.schemas.ts). */
 import { Type, type TLiteral } from '@sinclair/typebox';
 import { PRINCIPAL_KINDS, PRINCIPAL_NAME_PATTERN, ROLES } from '../../auth/principal.model.js';
+import { ENVIRONMENTS } from '../../policy/policy.model.js';
 
 const Lit = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)) as Array<TLiteral<T[number]>>);
 const Name = Type.String({ pattern: PRINCIPAL_NAME_PATTERN, description: 'Principal name' });
@@ -13,14 +14,17 @@ export const PrincipalOut = Type.Object({
   roles: Type.Array(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
   disabled: Type.Boolean(),
+  environment: Type.Union([Lit(ENVIRONMENTS), Type.Null()], { description: 'Environment the principal works in (policy principalEnvironments); null = none' }),
 });
 export const PrincipalEnvelope = Type.Object({ principal: PrincipalOut });
 export const PrincipalListOut = Type.Object({ principals: Type.Array(PrincipalOut) });
 const PublicKeyPem = Type.String({ minLength: 1, maxLength: 16384, description: 'SPKI PEM public key for signed JWT client assertions: Ed25519 (EdDSA), P-256 (ES256) or RSA ≥ 2048 bits (RS256)' });
 export const CreatePrincipalBody = Type.Object(
-  { name: Name, kind: Type.Optional(Type.Literal('service-account')), roles: RoleList, publicKey: Type.Optional(PublicKeyPem) },
+  { name: Name, kind: Type.Optional(Type.Literal('service-account')), roles: RoleList, publicKey: Type.Optional(PublicKeyPem), environment: Type.Optional(Lit(ENVIRONMENTS)) },
   { additionalProperties: false },
 );
+/** PATCH /v1/principals/{name}: the principal's environment (null clears it). */
+export const UpdatePrincipalBody = Type.Object({ environment: Type.Union([Lit(ENVIRONMENTS), Type.Null()]) }, { additionalProperties: false });
 /** A registered client-assertion public key (RFC 7523); `id` is the JWS `kid` a client may send. */
 export const ClientKeyOut = Type.Object({
   id: Type.String(),

@@ -5,6 +5,7 @@
 import { Type, type Static, type TLiteral, type TSchema } from '@sinclair/typebox';
 import { ALIAS_PATTERN, KEY_ORIGINS, KEY_SPECS, KEY_STATES, KEY_USAGES } from '../../keys/key.model.js';
 import { WRAPPING_ALGORITHMS } from '../../crypto/keyspecs.js';
+import { CLASSIFICATIONS, ENVIRONMENTS, PROTECTIONS } from '../../policy/policy.model.js';
 
 const Str = (o: Parameters<typeof Type.String>[0] = {}) => Type.String(o);
 /** Base64 strings are length-bounded here; the transport decodes them strictly (decodeBase64). */
@@ -22,13 +23,16 @@ export const ErrorBody = Type.Object({
     requestId: Str(),
     retryAfterSeconds: Type.Optional(Type.Integer({ description: 'LockedOut: seconds until another attempt is allowed (also the Retry-After header)' })),
     requiredApprovals: Type.Optional(Type.Integer({ description: 'ApprovalRequired: how many approvals the action needs' })),
+    rule: Type.Optional(Str({ description: 'PolicyViolation (and ApprovalRequired / MfaRequired caused by the policy): the rule id, e.g. classifications.restricted.allowedKeySpecs' })),
+    field: Type.Optional(Str({ description: 'PolicyViolation: the rule member that refused, e.g. allowedKeySpecs' })),
   }),
 });
 
 export const ItemErrorSchema = Type.Object({ code: Str(), message: Str() });
 
 const IsoOrNull = Type.Union([Str({ format: 'date-time' }), Type.Null()]);
-const Lit = <T extends readonly string[]>(xs: T) => Type.Union(xs.map((x) => Type.Literal(x)) as Array<TLiteral<T[number]>>);
+const Lit = <T extends readonly string[]>(xs: T, description?: string) =>
+  Type.Union(xs.map((x) => Type.Literal(x)) as Array<TLiteral<T[number]>>, description !== undefined ? { description } : {});
 
 export const KeyOut = Type.Object({
   id: Str({ description: 'Key id (UUID)' }),
@@ -52,6 +56,9 @@ export const KeyOut = Type.Object({
   revocationReason: Type.Union([Str(), Type.Null()]),
   materialExpiresAt: IsoOrNull,
   lastUsedAt: IsoOrNull,
+  classification: Type.Union([Lit(CLASSIFICATIONS), Type.Null()], { description: 'Data classification (policy scope); null = unclassified' }),
+  environment: Type.Union([Lit(ENVIRONMENTS), Type.Null()], { description: 'Environment (policy scope); null = none' }),
+  protection: Lit(PROTECTIONS),
 });
 
 export const VersionOut = Type.Object({
@@ -83,8 +90,11 @@ export const CreateKeyBody = Type.Object(
     usage: Type.Optional(Lit(KEY_USAGES)),
     origin: Type.Optional(Lit(KEY_ORIGINS)),
     exportable: Type.Optional(Type.Boolean()),
-    rotationPeriodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    rotationPeriodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Default: the policy scope\'s maxRotationDays, if it has one' })),
     usageLimit: Type.Optional(Type.Integer({ minimum: 1 })),
+    classification: Type.Optional(Lit(CLASSIFICATIONS)),
+    environment: Type.Optional(Lit(ENVIRONMENTS)),
+    protection: Type.Optional(Lit(PROTECTIONS)),
   },
   { additionalProperties: false },
 );
@@ -95,6 +105,8 @@ export const UpdateKeyBody = Type.Object(
     rotationPeriodDays: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()])),
     minDecryptionVersion: Type.Optional(Type.Integer({ minimum: 1 })),
     usageLimit: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    classification: Type.Optional(Lit(CLASSIFICATIONS, 'Only to a stricter classification')),
+    environment: Type.Optional(Lit(ENVIRONMENTS, 'Only when the key has none (set once)')),
   },
   { additionalProperties: false },
 );
@@ -169,6 +181,10 @@ export const ListQuery = Type.Object(
     limit: Type.Optional(Str({ pattern: '^[0-9]{1,6}$', description: 'Page size, 1-1000 (default 100)' })),
     cursor: Type.Optional(Str({ maxLength: 512 })),
   },
+  { additionalProperties: false },
+);
+export const KeyListQuery = Type.Object(
+  { ...ListQuery.properties, classification: Type.Optional(Lit(CLASSIFICATIONS)), environment: Type.Optional(Lit(ENVIRONMENTS)) },
   { additionalProperties: false },
 );
 

@@ -17,6 +17,8 @@ import { registerUserRoutes } from './routes/user.routes.js';
 import { registerGrantRoutes } from './routes/grants.routes.js';
 import { registerApprovalRoutes } from './routes/approval.routes.js';
 import { registerAuditRoutes } from './routes/audit.routes.js';
+import { registerPolicyRoutes } from './routes/policy.routes.js';
+import { registerComplianceRoutes } from './routes/compliance.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
 
@@ -190,6 +192,8 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerGrantRoutes(app, deps);
   registerApprovalRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  registerPolicyRoutes(app, deps);
+  registerComplianceRoutes(app, deps);
 
   return app;
 }

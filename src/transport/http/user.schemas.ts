@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { PRINCIPAL_NAME_PATTERN, ROLES } from '../../auth/principal.model.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../../auth/user.model.js';
 import { PrincipalOut } from './auth.schemas.js';
+import { ENVIRONMENTS } from '../../policy/policy.model.js';
 
 const Name = Type.String({ pattern: PRINCIPAL_NAME_PATTERN, description: 'User name' });
 const Password = (description: string) => Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH, description });
@@ -22,6 +23,7 @@ export const CreateUserBody = Type.Object(
     name: Name,
     roles: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 5, description: `Roles: ${ROLES.join(', ')}` }),
     password: Type.Optional(Password('Initial password; when absent a random one is generated and returned once')),
+    environment: Type.Optional(Type.Union(ENVIRONMENTS.map((e) => Type.Literal(e)), { description: 'Environment the user works in (policy principalEnvironments)' })),
   },
   { additionalProperties: false },
 );

@@ -66,6 +66,9 @@ export function keyView(k: KeyRecord) {
     revocationReason: k.revocationReason,
     materialExpiresAt: iso(k.materialExpiresAt),
     lastUsedAt: iso(k.lastUsedAt),
+    classification: k.classification,
+    environment: k.environment,
+    protection: k.protection,
   };
 }
 

@@ -3,6 +3,7 @@
  * endpoints (grants: grants.routes.ts). Thin (rule 1): decoding and encoding only; every decision is in ops/.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Static } from '@sinclair/typebox';
 import { ROLE_WIDE_POWERS, type AccessReview, type GrantFinding, type ReviewedGrant } from '../../../auth/access-review.js';
 import { CLIENT_ASSERTION_TYPE, type ClientKeyRecord } from '../../../auth/client-assertion.js';
 import type { GrantConditions, PrincipalRecord } from '../../../auth/principal.model.js';
@@ -21,7 +22,7 @@ declare module '../server.js' {
 
 const tags = ['access'];
 
-const principalView = (p: PrincipalRecord) => ({ id: p.id, name: p.name, kind: p.kind, roles: p.roles, createdAt: iso(p.createdAt) as string, disabled: p.disabled });
+const principalView = (p: PrincipalRecord) => ({ id: p.id, name: p.name, kind: p.kind, roles: p.roles, createdAt: iso(p.createdAt) as string, disabled: p.disabled, environment: p.environment });
 const clientKeyView = (k: ClientKeyRecord) => ({ id: k.id, alg: k.alg, fingerprint: k.fingerprint, createdAt: iso(k.createdAt) as string });
 
 const conditionsView = ({ notBefore, notAfter, ...rest }: GrantConditions) => ({
@@ -65,13 +66,16 @@ function basicClient(req: FastifyRequest): { id: string; secret: string } | unde
 
 export function registerAuthRoutes(app: FastifyInstance, { access }: HttpDeps): void {
   app.post('/v1/principals', { schema: { tags, body: A.CreatePrincipalBody, response: withErrors({ 201: A.CredentialsOut }) } }, async (req, reply) => {
-    const b = req.body as { name: string; roles: string[]; publicKey?: string };
-    const r = await access.createServiceAccount(call(req), b.name, b.roles, b.publicKey);
+    const b = req.body as Static<typeof A.CreatePrincipalBody>;
+    const r = await access.createServiceAccount(call(req), b.name, b.roles, b.publicKey, b.environment);
     reply.code(201);
     return { principal: principalView(r.principal), clientId: r.clientId, clientSecret: r.clientSecret, ...(r.key ? { key: clientKeyView(r.key) } : {}) };
   });
   app.get('/v1/principals', { schema: { tags, response: withErrors({ 200: A.PrincipalListOut }) } }, async (req) => ({
     principals: (await access.listPrincipals(call(req))).map(principalView),
+  }));
+  app.patch('/v1/principals/:name', { schema: { tags, params: A.NameParams, body: A.UpdatePrincipalBody, response: withErrors({ 200: A.PrincipalEnvelope }) } }, async (req) => ({
+    principal: principalView(await access.setEnvironment(call(req), (req.params as { name: string }).name, (req.body as Static<typeof A.UpdatePrincipalBody>).environment)),
   }));
   app.post('/v1/principals/:name/roles', { schema: { tags, params: A.NameParams, body: A.RolesBody, response: withErrors({ 200: A.PrincipalEnvelope }) } }, async (req) => ({
     principal: principalView(await access.bindRoles(call(req), (req.params as { name: string }).name, (req.body as { roles: string[] }).roles)),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Static } from '@sinclair/typebox';
 import type { HttpDeps } from '../server.js';
 import * as S from '../schemas.js';
 import { b64, call, decodeBase64, iso, keyView, parseIso, versionView } from '../wire.js';
@@ -21,11 +22,13 @@ export function registerKeyRoutes(app: FastifyInstance, { admin }: HttpDeps): vo
     return { key: keyView(key) };
   });
 
-  app.get('/v1/keys', { schema: { tags, querystring: S.ListQuery, response: S.withErrors({ 200: S.KeyListOut }) } }, async (req) => {
-    const q = req.query as { limit?: string; cursor?: string };
+  app.get('/v1/keys', { schema: { tags, querystring: S.KeyListQuery, response: S.withErrors({ 200: S.KeyListOut }) } }, async (req) => {
+    const q = req.query as Static<typeof S.KeyListQuery>;
     const res = await admin.listKeys(call(req), {
       ...(q.limit !== undefined ? { limit: Number(q.limit) } : {}),
       ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+      ...(q.classification !== undefined ? { classification: q.classification } : {}),
+      ...(q.environment !== undefined ? { environment: q.environment } : {}),
     });
     return { keys: res.keys.map(keyView), nextCursor: res.nextCursor };
   });

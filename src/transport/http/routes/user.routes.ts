@@ -7,6 +7,7 @@ import type { PrincipalRecord } from '../../../auth/principal.model.js';
 import type { UserView } from '../../../auth/user.model.js';
 import type { IssuedSession } from '../../../auth/session.service.js';
 import type { UserOps } from '../../../ops/user.ops.js';
+import type { Environment } from '../../../policy/policy.model.js';
 import * as U from '../user.schemas.js';
 import { withErrors } from '../schemas.js';
 import type { HttpDeps } from '../server.js';
@@ -20,7 +21,7 @@ declare module '../server.js' {
 
 const tags = ['users'];
 
-const principalView = (p: PrincipalRecord) => ({ id: p.id, name: p.name, kind: p.kind, roles: p.roles, createdAt: iso(p.createdAt) as string, disabled: p.disabled });
+const principalView = (p: PrincipalRecord) => ({ id: p.id, name: p.name, kind: p.kind, roles: p.roles, createdAt: iso(p.createdAt) as string, disabled: p.disabled, environment: p.environment });
 const userView = (u: UserView) => ({ ...principalView(u.principal), mfaEnabled: u.mfaEnabled, mfaEnabledAt: iso(u.mfaEnabledAt) });
 
 function sessionView(r: IssuedSession & { principal: { id: string; name: string; roles: readonly string[] } }, mfaEnrollmentRequired: boolean, now: number) {
@@ -38,8 +39,8 @@ export function registerUserRoutes(app: FastifyInstance, { users }: HttpDeps): v
   const name = (req: { params: unknown }) => (req.params as { name: string }).name;
 
   app.post('/v1/users', { schema: { tags, body: U.CreateUserBody, response: withErrors({ 201: U.CreateUserOut }) } }, async (req, reply) => {
-    const b = req.body as { name: string; roles: string[]; password?: string };
-    const r = await users.create(call(req), b.name, b.roles, b.password);
+    const b = req.body as { name: string; roles: string[]; password?: string; environment?: Environment };
+    const r = await users.create(call(req), b.name, b.roles, b.password, b.environment);
     reply.code(201);
     return { principal: principalView(r.principal), ...(r.initialPassword === undefined ? {} : { initialPassword: r.initialPassword }) };
   });

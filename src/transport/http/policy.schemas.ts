@@ -1,0 +1,25 @@
+/**
+ * TypeBox schemas of the policy document routes. The document's own schema is
+ * src/policy/policy.model.ts (PolicyDocumentSchema); the body is checked for shape here and
+ * validated completely (schema and semantics) by the server, which also accepts it as YAML text.
+ */
+import { Type } from '@sinclair/typebox';
+import { PolicyDocumentSchema } from '../../policy/policy.model.js';
+
+const Str = (o: Parameters<typeof Type.String>[0] = {}) => Type.String(o);
+
+export const PolicyVersionOut = Type.Object({
+  version: Type.Integer({ description: '0 = the built-in default policy (never changed)' }),
+  hash: Str({ description: 'SHA-256 (hex) of the canonical JSON (RFC 8785) of the document' }),
+  createdAt: Type.Union([Str({ format: 'date-time' }), Type.Null()], { description: 'null for version 0' }),
+  createdBy: Type.Union([Str(), Type.Null()], { description: 'principal id of whoever stored it; null for version 0' }),
+});
+export const PolicyOut = Type.Object({ ...PolicyVersionOut.properties, document: PolicyDocumentSchema });
+export const PolicyVersionListOut = Type.Object({ versions: Type.Array(PolicyVersionOut) });
+export const PolicyVersionParams = Type.Object({ n: Str({ pattern: '^[0-9]{1,9}$' }) });
+
+/** PUT /v1/policy: the document itself (JSON), or `{ "yaml": "..." }`. */
+export const PutPolicyBody = Type.Union([
+  Type.Object({ yaml: Str({ minLength: 1, maxLength: 1_048_576, description: 'the policy document as YAML (or JSON) text' }) }, { additionalProperties: false }),
+  Type.Object({ apiVersion: Str({ maxLength: 64 }), kind: Str({ maxLength: 64 }) }, { additionalProperties: true, description: 'the policy document as JSON (docs/policy.md)' }),
+]);
