@@ -30,6 +30,8 @@ export const ERROR_CATALOG = {
   ApprovalRequired: { status: 403, aws: 'AccessDeniedException', kmip: 'Permission_Denied' },
   /** The policy engine refused the call; details name the rule (`rule`, `field`). */
   PolicyViolation: { status: 403, aws: 'AccessDeniedException', kmip: 'Permission_Denied' },
+  /** The HSM (PKCS#11 module or token) cannot be reached; the call may be retried. */
+  HsmUnavailable: { status: 503, aws: 'KMSInternalException', kmip: 'General_Failure' },
   Internal: { status: 500, aws: 'KMSInternalException', kmip: 'General_Failure' },
 } as const satisfies Record<string, { status: number; aws: string; kmip: string }>;
 

@@ -10,6 +10,8 @@ import { V8_CLIENT_KEYS } from './migrations/v8-client-keys.js';
 import { V9_AUDIT } from './migrations/v9-audit.js';
 import { V10_AUDIT_INDEX } from './migrations/v10-audit-index.js';
 import { V11_POLICY } from './migrations/v11-policy.js';
+import { V12_HSM } from './migrations/v12-hsm.js';
+import { V13_AWS } from './migrations/v13-aws.js';
 
 export interface Migration {
   version: number;
@@ -171,4 +173,6 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V9_AUDIT,
   V10_AUDIT_INDEX,
   V11_POLICY,
+  V12_HSM,
+  V13_AWS,
 ];
