@@ -4,6 +4,8 @@
  * approvals for policy:edit is above 0, only as an approved policy-document-change request).
  * Audited like every use-case (src/ops/audited.ts).
  */
+import { effectivePolicy, keyFacts, type EffectivePolicy } from '../policy/engine.js';
+import type { KeyRecord } from '../keys/key.model.js';
 import type { PolicyDocument, PolicyVersion } from '../policy/policy.model.js';
 import type { PolicyService } from '../policy/policy.service.js';
 import type { Call, Pipeline } from './pipeline.js';
@@ -33,6 +35,17 @@ export class PolicyOps {
   async setPolicy(call: Call, input: PolicyInput): Promise<PolicyVersion> {
     const by = await this.d.pipeline.begin(call, 'policy:edit');
     return this.d.policies.set(this.d.policies.parse(input), by);
+  }
+
+  /**
+   * What the policy in force means for one key (key:describe): the layers that apply to its scope,
+   * its limits (with the rule that sets each; `dataKeyMaxLifetimeSeconds` is the hint SDK data-key
+   * caches follow) and the rules its properties break now.
+   */
+  async keyPolicy(call: Call, keyRef: string): Promise<EffectivePolicy & { key: KeyRecord; policy: PolicyVersion }> {
+    const { key } = await this.d.pipeline.beginKey(call, 'key:describe', keyRef);
+    const policy = this.d.policies.current();
+    return { key, policy, ...effectivePolicy(policy.document, keyFacts(key)) };
   }
 
   /** Validation only (for approval requests that carry a document). */

@@ -13,7 +13,7 @@
 import { containsPairs } from '../auth/grant-conditions.js';
 import { KEY_SPEC_USAGES, type KeySpec, type KeyUsage } from '../crypto/keyspecs.js';
 import type { KeyRecord } from '../keys/key.model.js';
-import { checkGrant, checkKey, layersFor, strictestMax, type Scope } from './engine.js';
+import { checkGrant, checkKey, keyFacts, layersFor, strictestMax, type Scope } from './engine.js';
 import { CLASSIFICATIONS, ENVIRONMENTS, PROTECTIONS, type Classification, type Environment, type KeyFacts, type PolicyDocument, type Protection, type RuleId } from './policy.model.js';
 
 const DAY_MS = 86_400_000;
@@ -78,22 +78,6 @@ export interface ReportFilter {
   kind?: ViolationKind;
 }
 
-const oneOf = <T extends string>(xs: readonly T[], v: unknown): T | null => ((xs as readonly unknown[]).includes(v) ? (v as T) : null);
-
-/** The policy facts of a key record (classification, environment, protection: null/software when unset). */
-export function keyFacts(k: KeyRecord): KeyFacts {
-  const r = k as KeyRecord & { classification?: unknown; environment?: unknown; protection?: unknown };
-  return {
-    spec: k.spec,
-    origin: k.origin,
-    usage: k.usage,
-    classification: oneOf(CLASSIFICATIONS, r.classification),
-    environment: oneOf(ENVIRONMENTS, r.environment),
-    protection: oneOf<Protection>(PROTECTIONS, r.protection) ?? 'software',
-    exportable: k.exportable,
-    rotationPeriodMs: k.rotationPeriodMs,
-  };
-}
 
 /** Rough security strength in bits (NIST SP 800-57 Part 1 Table 2), to pick the strongest replacement. */
 const STRENGTH: Record<KeySpec, number> = {

@@ -13,6 +13,7 @@ import { errors } from '../errors/catalog.js';
 import { addressInCidr, cidrProblem } from '../auth/grant-conditions.js';
 import type { ApprovableAction } from '../auth/access-policy.js';
 import type { Action } from '../auth/authorize.js';
+import type { KeyRecord } from '../keys/key.model.js';
 import {
   DATA_PLANE_ACTIONS,
   PolicyDocumentSchema,
@@ -83,6 +84,39 @@ export function minDeletionWindowDays(doc: PolicyDocument, scope: Scope): { valu
   let best: { value: number; rule: RuleId } | undefined;
   for (const v of values(doc, scope, 'minDeletionWindowDays')) if (best === undefined || v.value > best.value) best = { value: v.value, rule: v.rule };
   return best;
+}
+
+/** The policy facts of a stored key. */
+export function keyFacts(k: KeyRecord): KeyFacts {
+  return {
+    spec: k.spec,
+    usage: k.usage,
+    origin: k.origin,
+    classification: k.classification,
+    environment: k.environment,
+    protection: k.protection,
+    exportable: k.exportable,
+    rotationPeriodMs: k.rotationPeriodMs,
+  };
+}
+
+/** What the policy in force means for one key: the layers that apply, its limits, and what it breaks now. */
+export interface EffectivePolicy {
+  layers: string[];
+  limits: Partial<Record<'maxRotationDays' | 'minDeletionWindowDays' | 'maxJitGrantSeconds' | 'maxGrantDays' | 'unusedDays' | 'dataKeyMaxLifetimeSeconds', { value: number; rule: RuleId }>>;
+  violations: Violation[];
+}
+
+export function effectivePolicy(doc: PolicyDocument, key: KeyFacts): EffectivePolicy {
+  const scope = scopeOf(key);
+  const limits: EffectivePolicy['limits'] = {};
+  for (const f of ['maxRotationDays', 'maxJitGrantSeconds', 'maxGrantDays', 'unusedDays', 'dataKeyMaxLifetimeSeconds'] as const) {
+    const v = strictestMax(doc, scope, f);
+    if (v !== undefined) limits[f] = v;
+  }
+  const min = minDeletionWindowDays(doc, scope);
+  if (min !== undefined) limits.minDeletionWindowDays = min;
+  return { layers: layersFor(doc, scope).map((l) => l.id), limits, violations: checkKey(doc, key) };
 }
 
 const scopeOf = (k: Pick<KeyFacts, 'classification' | 'environment'>): Scope => ({ classification: k.classification, environment: k.environment });

@@ -68,6 +68,10 @@ describe('policy CLI', () => {
     fails(await kw('key', 'update', k.id, '--environment', 'prod'), 1, /^error: ValidationError: the environment of key \S+ is dev: it is set once and cannot be changed/);
     fails(await kw('key', 'create', '--classification', 'internal', '--rotation-period', '90d'), 1, /^error: PolicyViolation: policy rule classifications\.internal\.maxRotationDays: /);
     fails(await kw('key', 'create', '--protection', 'hsm'), 1, /^error: ValidationError: protection hsm is not available: no HSM is configured/);
+    const eff = ok(await kw('policy', 'key', k.id)).toString();
+    assert.match(eff, /Scope\s+confidential \/ dev \/ software\nPolicy\s+version 1 [\s\S]*Layers\s+classifications\.confidential\n/);
+    assert.match(eff, /maxRotationDays\s+7\s+classifications\.confidential\.maxRotationDays/);
+    assert.match(eff, /No violations\./);
     const listed = json<any>(await kw('--format', 'json', 'key', 'list', '--classification', 'confidential')).keys;
     assert.deepEqual(listed.map((x: any) => x.id), [k.id]);
   });

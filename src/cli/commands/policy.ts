@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { type Format, printFields, printJson, printLine, printTable } from '../output.js';
 import { registerPolicyCheck } from './policy-check.js';
-import { intParser, readInput, runtime } from './shared.js';
+import { intParser, keyPath, readInput, runtime } from './shared.js';
 
 export interface PolicyVersionView {
   version: number;
@@ -17,6 +17,18 @@ export interface PolicyVersionView {
   createdAt: string | null;
   createdBy: string | null;
   document?: Record<string, unknown>;
+}
+
+interface KeyPolicyView {
+  keyId: string;
+  classification: string | null;
+  environment: string | null;
+  protection: string;
+  policyVersion: number;
+  policyHash: string;
+  layers: string[];
+  limits: Record<string, { value: number; rule: string }>;
+  violations: Array<{ rule: string; field: string; message: string }>;
 }
 
 /** Table form: the version's facts, then the document as YAML. */
@@ -69,6 +81,27 @@ export function registerPolicyCommands(program: Command): Command {
     .action(async (n: number, _opts: object, cmd: Command) => {
       const { client, format } = runtime(cmd);
       showPolicy(await client.get<PolicyVersionView>(`/v1/policy/versions/${n}`), format);
+    });
+
+  policy
+    .command('key')
+    .description('What the policy in force means for one key: the layers of its scope, its limits and the rule behind each, and what it breaks now')
+    .argument('<key>', 'key id or alias')
+    .action(async (ref: string, _opts: object, cmd: Command) => {
+      const { client, format } = runtime(cmd);
+      const r = await client.get<KeyPolicyView>(`${keyPath(ref)}/policy`);
+      if (format === 'json') return printJson(r);
+      printFields([
+        ['Key', r.keyId],
+        ['Scope', `${r.classification ?? 'unclassified'} / ${r.environment ?? 'no environment'} / ${r.protection}`],
+        ['Policy', `version ${r.policyVersion} (${r.policyHash.slice(0, 12)})`],
+        ['Layers', r.layers.join(', ')],
+      ]);
+      printLine();
+      printTable(['LIMIT', 'VALUE', 'RULE'], Object.entries(r.limits).map(([k, v]) => [k, v.value, v.rule]));
+      printLine();
+      if (r.violations.length === 0) printLine('No violations.');
+      else printTable(['RULE', 'VIOLATION'], r.violations.map((v) => [v.rule, v.message]));
     });
 
   registerPolicyCheck(policy);

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { PolicyDocumentSchema } from '../../policy/policy.model.js';
+export { KeyRefParams } from './schemas.js';
 
 const Str = (o: Parameters<typeof Type.String>[0] = {}) => Type.String(o);
 
@@ -23,3 +24,27 @@ export const PutPolicyBody = Type.Union([
   Type.Object({ yaml: Str({ minLength: 1, maxLength: 1_048_576, description: 'the policy document as YAML (or JSON) text' }) }, { additionalProperties: false }),
   Type.Object({ apiVersion: Str({ maxLength: 64 }), kind: Str({ maxLength: 64 }) }, { additionalProperties: true, description: 'the policy document as JSON (docs/policy.md)' }),
 ]);
+
+const Limit = Type.Object({ value: Type.Integer(), rule: Str({ description: 'the rule that sets it' }) });
+/** GET /v1/keys/{keyRef}/policy: what the policy in force means for one key. */
+export const KeyPolicyOut = Type.Object({
+  keyId: Str(),
+  classification: Type.Union([Str(), Type.Null()]),
+  environment: Type.Union([Str(), Type.Null()]),
+  protection: Str(),
+  policyVersion: Type.Integer(),
+  policyHash: Str(),
+  layers: Type.Array(Str(), { description: 'the document layers that apply to the key\'s scope, in order' }),
+  limits: Type.Object(
+    {
+      maxRotationDays: Type.Optional(Limit),
+      minDeletionWindowDays: Type.Optional(Limit),
+      maxJitGrantSeconds: Type.Optional(Limit),
+      maxGrantDays: Type.Optional(Limit),
+      unusedDays: Type.Optional(Limit),
+      dataKeyMaxLifetimeSeconds: Type.Optional(Limit),
+    },
+    { description: 'the strictest value of each limit over the layers; dataKeyMaxLifetimeSeconds is the hint for SDK data-key caches' },
+  ),
+  violations: Type.Array(Type.Object({ rule: Str(), field: Str(), message: Str() }), { description: 'rules the key\'s properties break now' }),
+});

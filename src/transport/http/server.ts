@@ -28,7 +28,7 @@ export const BODY_LIMIT = 8 * 1024 * 1024;
 /** Sub-resources of /v1/keys/{key}; used to split alias names that contain '/' from the action. */
 const KEY_ACTIONS = new Set([
   'encrypt', 'data-key', 're-wrap', 'rotate', 'enable', 'disable', 'schedule-deletion', 'cancel-deletion', 'revoke',
-  'versions', 'tags', 'untag', 'sign', 'verify', 'public-key', 'mac', 'verify-mac', 'import-parameters', 'import', 'export',
+  'versions', 'tags', 'untag', 'sign', 'verify', 'public-key', 'mac', 'verify-mac', 'import-parameters', 'import', 'export', 'policy',
 ]);
 
 /** An alias path that decodeURIComponent leaves unchanged and encodeURIComponent changes only by escaping '/'. */

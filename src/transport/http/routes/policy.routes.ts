@@ -27,6 +27,20 @@ const versionView = (v: PolicyVersion) => ({
 const policyView = (v: PolicyVersion) => ({ ...versionView(v), document: v.document });
 
 export function registerPolicyRoutes(app: FastifyInstance, { policies }: HttpDeps): void {
+  app.get('/v1/keys/:keyRef/policy', { schema: { tags, params: P.KeyRefParams, response: withErrors({ 200: P.KeyPolicyOut }) } }, async (req) => {
+    const r = await policies.keyPolicy(call(req), (req.params as { keyRef: string }).keyRef);
+    return {
+      keyId: r.key.id,
+      classification: r.key.classification,
+      environment: r.key.environment,
+      protection: r.key.protection,
+      policyVersion: r.policy.version,
+      policyHash: r.policy.hash,
+      layers: r.layers,
+      limits: r.limits,
+      violations: r.violations,
+    };
+  });
   app.get('/v1/policy', { schema: { tags, response: withErrors({ 200: P.PolicyOut }) } }, async (req) => policyView(await policies.getPolicy(call(req))));
   app.get('/v1/policy/versions', { schema: { tags, response: withErrors({ 200: P.PolicyVersionListOut }) } }, async (req) => ({
     versions: (await policies.listVersions(call(req))).map(versionView),
