@@ -13,13 +13,15 @@
  *   BENCH_JSON               file: also write the results as JSON
  *   BENCH_BASELINE_ONLY=1    measure only the baseline (to check the harness itself)
  *   BENCH_NO_AUDIT_RUN=0     skip the second Keywarden with the audit ledger off (`dev --no-audit`)
+ *   BENCH_HSM=0              skip the HSM-protected key target (run by default when SoftHSM2 is installed)
  *
  * Exit code: 0 when the benchmark ran cleanly, whether or not the goals were met (machines are
  * noisy); 1 when something is broken (a server failed to start or died, a non-2xx response, a
  * connection error, a response body without a ciphertext).
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +38,7 @@ import {
   type LoadResult,
   type ServerProcess,
 } from './lib.js';
+import { SOFTHSM_LIBRARY, createSoftHsmToken } from '../test/support/softhsm.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -55,6 +58,7 @@ const cfg = {
   jsonOut: process.env.BENCH_JSON,
   baselineOnly: process.env.BENCH_BASELINE_ONLY === '1',
   auditOff: process.env.BENCH_NO_AUDIT_RUN !== '0',
+  hsm: process.env.BENCH_HSM !== '0',
 };
 
 /** The same 32 random bytes are sent in every request to both servers. */
@@ -62,7 +66,7 @@ const PLAINTEXT_B64 = randomBytes(32).toString('base64');
 const SINGLE_BODY = JSON.stringify({ plaintext: PLAINTEXT_B64 });
 
 interface Target {
-  name: 'baseline' | 'keywarden' | 'keywarden-noaudit';
+  name: 'baseline' | 'keywarden' | 'keywarden-noaudit' | 'keywarden-hsm';
   url: string; // full endpoint URL
   headers: Record<string, string>;
   pid: number | undefined; // server process, for its CPU time per request
@@ -195,6 +199,67 @@ async function startKeywarden(
     keyId,
     target: { name: audit ? 'keywarden' : 'keywarden-noaudit', url: `${server.url}/v1/keys/alias/bench/encrypt`, headers: auth, pid: server.child.pid },
   };
+}
+
+/** SoftHSM2 (Debian package softhsm2, scripts/ensure-deps.sh): its module and softhsm2-util. */
+function softHsmInstalled(): boolean {
+  if (!existsSync(SOFTHSM_LIBRARY)) return false;
+  try {
+    execFileSync('softhsm2-util', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function call(url: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`keywarden-hsm: POST ${url} -> ${res.status}\n  body: ${text.slice(0, 500)}`);
+  return JSON.parse(text) as unknown;
+}
+
+/**
+ * `keywarden server --config` with an HSM (config `hsm`) on a fresh SoftHSM2 token, initialized
+ * (Shamir, one share) and unsealed, with a `protection: hsm` key as alias/bench-hsm: every encrypt
+ * runs AES-GCM inside the token. The PIN reaches the server through `hsm.pinEnv`.
+ */
+async function startHsmKeywarden(dataDir: string): Promise<{ server: ServerProcess; target: Target }> {
+  const token = createSoftHsmToken(`kw-bench-${randomBytes(3).toString('hex')}`);
+  process.on('exit', () => rmSync(dirname(token.conf), { recursive: true, force: true }));
+  const configFile = join(dataDir, 'keywarden.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'listen:',
+      '  address: 127.0.0.1:0',
+      '  tls: { disable: true }',
+      'storage:',
+      '  type: sqlite',
+      '  path: keywarden.db',
+      'seal:',
+      '  type: shamir',
+      'hsm:',
+      `  library: ${token.library}`,
+      `  tokenLabel: ${token.label}`,
+      '  pinEnv: KEYWARDEN_BENCH_HSM_PIN',
+      'log:',
+      '  level: warn',
+      '',
+    ].join('\n'),
+  );
+  const server = await startServer({
+    name: 'keywarden-hsm',
+    cwd: ROOT,
+    args: [join(ROOT, 'src', 'cli', 'main.ts'), 'server', '--config', configFile],
+    env: { ...process.env, SOFTHSM2_CONF: token.conf, KEYWARDEN_BENCH_HSM_PIN: token.pin },
+  });
+  const init = (await call(`${server.url}/v1/sys/init`, { shares: 1, threshold: 1 })) as { shares: string[]; rootToken: string };
+  await call(`${server.url}/v1/sys/unseal`, { share: init.shares[0] });
+  const auth = { authorization: `Bearer ${init.rootToken}`, 'content-type': 'application/json' };
+  const created = (await call(`${server.url}/v1/keys`, { alias: 'alias/bench-hsm', protection: 'hsm' }, auth)) as { key?: { protection?: string } };
+  if (created.key?.protection !== 'hsm') throw new Error(`keywarden-hsm: the key was not created HSM-protected: ${JSON.stringify(created).slice(0, 300)}`);
+  return { server, target: { name: 'keywarden-hsm', url: `${server.url}/v1/keys/alias/bench-hsm/encrypt`, headers: auth, pid: server.child.pid } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,7 +397,23 @@ async function main(): Promise<void> {
       await preflight('keywarden-noaudit', noAudit.target.url, noAudit.target.headers, SINGLE_BODY);
       targets.push(noAudit.target);
     }
-    const serverOf = (t: Target): ServerProcess => (t.name === 'baseline' ? baseline.server : t.name === 'keywarden' ? kw!.server : noAudit!.server);
+    // A Keywarden whose key is HSM-protected (SoftHSM2), measured in the same rounds (informational).
+    let hsm: Awaited<ReturnType<typeof startHsmKeywarden>> | undefined;
+    if (!cfg.baselineOnly && cfg.hsm) {
+      if (softHsmInstalled()) {
+        const dir = join(dataDir, 'hsm');
+        mkdirSync(dir);
+        hsm = await startHsmKeywarden(dir);
+        servers.push(hsm.server);
+        log(`keywarden-hsm ready at ${hsm.server.url} (server --config, protection: hsm key on a SoftHSM2 token)`);
+        await preflight('keywarden-hsm', hsm.target.url, hsm.target.headers, SINGLE_BODY);
+        targets.push(hsm.target);
+      } else {
+        log('keywarden-hsm skipped: SoftHSM2 is not installed (scripts/ensure-deps.sh installs it)');
+      }
+    }
+    const serverByTarget: Record<Target['name'], ServerProcess | undefined> = { baseline: baseline.server, keywarden: kw?.server, 'keywarden-noaudit': noAudit?.server, 'keywarden-hsm': hsm?.server };
+    const serverOf = (t: Target): ServerProcess => serverByTarget[t.name]!;
 
     // --- warm-up --------------------------------------------------------------------------------
     if (cfg.warmup > 0) {
@@ -344,7 +425,7 @@ async function main(): Promise<void> {
     }
 
     // --- alternating measured rounds: A B A B ... -------------------------------------------------
-    const runs: Record<Target['name'], LoadResult[]> = { baseline: [], keywarden: [], 'keywarden-noaudit': [] };
+    const runs: Record<Target['name'], LoadResult[]> = { baseline: [], keywarden: [], 'keywarden-noaudit': [], 'keywarden-hsm': [] };
     for (let round = 1; round <= cfg.rounds; round++) {
       for (const t of targets) {
         await sleep(500); // let the previous run's sockets close and GC settle
@@ -407,12 +488,24 @@ async function main(): Promise<void> {
     if (n !== undefined) {
       rows.push(['keywarden, audit off', fmtInt(n.reqPerSec), fmtMs(n.p50), fmtMs(n.p99), (n.reqPerSec / b.reqPerSec).toFixed(2), fmtFixed(n.serverCpuUsPerReq)]);
     }
+    const h = runs['keywarden-hsm'].length > 0 ? best(runs['keywarden-hsm']) : undefined;
+    const hsmRatio = k !== undefined && h !== undefined ? h.reqPerSec / k.reqPerSec : Number.NaN;
+    if (h !== undefined) {
+      rows.push(['keywarden, HSM key (SoftHSM2)', fmtInt(h.reqPerSec), fmtMs(h.p50), fmtMs(h.p99), (h.reqPerSec / b.reqPerSec).toFixed(2), fmtFixed(h.serverCpuUsPerReq)]);
+    }
     log(table(['target', 'req/s', 'p50 ms', 'p99 ms', 'req/s vs baseline', 'server µs CPU/req'], rows));
     if (paired.length > 0) {
       log(`per-round req/s ratios (keywarden/baseline, adjacent runs): ${paired.map((x) => x.toFixed(2)).join(', ')}`);
     }
     if (n !== undefined) {
       log(`audit ledger on/off req/s: ${auditRatio.toFixed(2)} (best runs); per round: ${auditPaired.filter(Number.isFinite).map((x) => x.toFixed(2)).join(', ')}`);
+    }
+    if (h !== undefined) {
+      const hsmPaired = runs['keywarden-hsm'].map((hr, i) => hr.reqPerSec / (runs.keywarden[i]?.reqPerSec ?? Number.NaN));
+      log(
+        `HSM-protected/software key encrypt req/s: ${hsmRatio.toFixed(2)} (best runs); per round: ${hsmPaired.filter(Number.isFinite).map((x) => x.toFixed(2)).join(', ')}; ` +
+          `server CPU/req ${fmtFixed(h.serverCpuUsPerReq)} vs ${fmtFixed(k?.serverCpuUsPerReq ?? Number.NaN)} µs (SoftHSM2 runs inside the server process) — informational, no goal`,
+      );
     }
     const unsaturated = [b, k, n].filter((r): r is LoadResult => r !== undefined && r.serverCpuUtil < 0.9);
     if (unsaturated.length > 0) {
@@ -465,7 +558,8 @@ async function main(): Promise<void> {
         cpuModel: cpuInfo[0]?.model.trim(),
         config: { ...cfg, jsonOut: undefined },
         runs,
-        best: { baseline: b, keywarden: k, keywardenNoAudit: n },
+        best: { baseline: b, keywarden: k, keywardenNoAudit: n, keywardenHsm: h },
+        hsmRatio,
         ratio,
         pairedRatios: paired,
         auditRatio,

@@ -33,6 +33,9 @@ import { hostname } from 'node:os';
 import { SysOps } from './ops/sys.ops.js';
 import { SealService } from './seal/seal.service.js';
 import type { SealType } from './seal/seal.model.js';
+import { AutoUnseal, type Timers } from './seal/auto-unseal.js';
+import { HsmEntropyPool } from './hsm/entropy-pool.js';
+import { setExtraEntropy } from './crypto/primitives/entropy.js';
 import { openStore } from './storage/index.js';
 import type { Store, StorageConfig } from './storage/store.js';
 import { VERSION, buildHttpServer } from './transport/http/server.js';
@@ -40,6 +43,11 @@ import { systemClock, type Clock } from './util/clock.js';
 import { PolicyService } from './policy/policy.service.js';
 import { PolicyGate } from './policy/policy-gate.js';
 import { PolicyOps } from './ops/policy.ops.js';
+import { AccessKeyService } from './auth/access-key.service.js';
+import { AccessKeyOps } from './ops/access-key.ops.js';
+import { DEFAULT_AWS, acceptedRegions, type AwsSettings } from './transport/aws/arn.js';
+import type { Hsm } from './hsm/hsm.js';
+import { KeywardenError } from './errors/catalog.js';
 
 export interface KeywardenOptions {
   storage: StorageConfig;
@@ -53,6 +61,16 @@ export interface KeywardenOptions {
   audit?: boolean;
   /** Copies of every committed event and checkpoint (SIEM, witnesses); config `audit.sinks`. */
   auditSinks?: SinksConfig;
+  /** The AWS KMS-compatible API: region and account of key ARNs (config `aws`; default us-east-1 / 000000000000). */
+  aws?: AwsSettings;
+  /** The HSM (config `hsm`): it holds the material of `protection: hsm` keys and the pkcs11 seal's key. The caller owns (and closes) it. */
+  hsm?: Hsm;
+  /** pkcs11 seal: label of the HSM key that wraps the root key (config `seal.keyLabel`, default keywarden-seal). */
+  sealKeyLabel?: string;
+  /** Timers of the pkcs11 auto-unseal back-off (tests drive them). */
+  timers?: Timers;
+  /** `mix` (config `hsm.entropy`): symmetric key material also draws on the HSM's RNG (HKDF over OS || HSM bytes). */
+  hsmEntropy?: 'off' | 'mix';
 }
 
 /** Lifecycle jobs and how often each runs (each one processes everything due at the time it runs). */
@@ -86,6 +104,8 @@ export interface Keywarden {
   ledger: LedgerService;
   /** The configured audit sinks (their stats feed metrics). */
   sinks: readonly AuditSink[];
+  /** The pkcs11 seal's auto-unseal (idle for other seals). */
+  autoUnseal: AutoUnseal;
   close(): Promise<void>;
 }
 
@@ -95,18 +115,30 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
   const sinks = createSinks(opts.auditSinks ?? {});
   const store = openStore(opts.storage);
   try {
-    const seal = new SealService(store.seal, clock);
+    if (opts.seal === 'pkcs11' && !opts.hsm) throw new Error('the pkcs11 seal needs an HSM: configure the hsm section');
+    const seal = new SealService(store.seal, clock, { ...(opts.hsm && { hsm: opts.hsm }), ...(opts.sealKeyLabel && { hsmKeyLabel: opts.sealKeyLabel }) });
     await seal.load();
     if (seal.initialized && seal.type !== opts.seal) {
       throw new Error(`the data was initialized with the ${seal.type} seal but the server is configured for the ${opts.seal} seal`);
     }
+    if (opts.hsmEntropy === 'mix') {
+      if (!opts.hsm) throw new Error('hsm.entropy: mix needs an HSM');
+      const pool = new HsmEntropyPool(opts.hsm);
+      await pool.fill();
+      setExtraEntropy(pool);
+    }
+    // pkcs11 seal: unseal from the HSM now; while it fails, stay sealed (reason in health) and retry with back-off.
+    const autoUnseal = new AutoUnseal(seal, opts.timers, (reason, next) => opts.logger && opts.logger.warn({ reason, retryInMs: next }, 'auto-unseal failed; still sealed'));
+    if (opts.seal === 'pkcs11') await autoUnseal.start();
     const accessTokens = new AccessTokenService({ store: store.principals, seal, clock });
     // The stored access policy (MFA, quorum approvals, JIT limits), held in memory; people read it too.
     const accessPolicy = new AccessPolicyService(store.approvals, clock);
     await accessPolicy.load();
     const sessions = new SessionService({ store: store.users, clock, policy: accessPolicy });
-    const tokens = new TokenService(store.tokens, clock, accessTokens, sessions);
-    const keys = new KeyService(store.keys, seal, clock);
+    const aws = opts.aws ?? DEFAULT_AWS;
+    const accessKeys = new AccessKeyService({ store: store.accessKeys, principals: store.principals, seal, clock, regions: acceptedRegions(aws) });
+    const tokens = new TokenService(store.tokens, clock, accessTokens, sessions, accessKeys);
+    const keys = new KeyService(store.keys, seal, clock, opts.hsm);
     // The policy document in force (held in memory) and the policy stage that evaluates it.
     const policy = new PolicyService(store.policies, clock);
     await policy.load();
@@ -160,7 +192,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
     if (opts.startJobs) scheduler.start();
     const rootGeneration = new RootGenerationService({ seal, tokens, principals: store.principals, clock });
-    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration }), 'sys', {
+    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration, ...(opts.hsm && { hsm: opts.hsm }) }), 'sys', {
       init: { operation: 'sys:init', facts: 2, authMethod: 'none' },
       unseal: { operation: 'sys:unseal', facts: 1, authMethod: 'none' },
       resetUnseal: { operation: 'sys:unseal-reset', facts: 0, authMethod: 'none' },
@@ -169,9 +201,10 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       cancelGenerateRoot: { operation: 'sys:generate-root-cancel', facts: 0, authMethod: 'none' },
     });
     const auditOps = audit(new AuditOps({ pipeline: ops.pipeline, ledger, search: store.audit }), 'audit');
+    const accessKeyOps = audit(new AccessKeyOps({ pipeline: ops.pipeline, accessKeys }), 'access-key');
     const compliance = audit(new ComplianceOps({ pipeline: ops.pipeline, keys, grants, policy, clock }), 'compliance');
     ledger.start();
-    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, accessKeys: accessKeyOps, aws, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -193,9 +226,11 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       scheduler,
       ledger,
       sinks,
+      autoUnseal,
       async close() {
         if (closed) return;
         closed = true;
+        autoUnseal.stop();
         await scheduler.stop();
         await app.close();
         // Events of the last requests are written, and a last checkpoint covers them (so nothing
@@ -209,6 +244,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
         if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
         await grants.flushUsage().catch(() => undefined);
         seal.seal();
+        if (opts.hsmEntropy === 'mix') setExtraEntropy(undefined);
         await store.close();
       },
     };
@@ -216,5 +252,49 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await closeSinks(sinks, 0);
     await store.close();
     throw e;
+  }
+}
+
+/**
+ * `keywarden operator migrate-seal` (the server MUST be stopped): unseals the data at `storage`
+ * with its current seal (shamir: `currentShares`; pkcs11: `hsm`), rewraps ONLY the root key under
+ * the new seal, verifies the new seal unwraps the same root key, and replaces the seal config in one
+ * store transaction. Key material stays wrapped under the unchanged root key. Returns the new
+ * shares (shamir), shown once.
+ */
+export async function migrateSeal(opts: {
+  storage: StorageConfig;
+  to: { type: 'pkcs11'; keyLabel: string } | { type: 'shamir'; shares: number; threshold: number };
+  hsm?: Hsm;
+  currentShares?: string[];
+  clock?: Clock;
+}): Promise<{ from: SealType; to: SealType; shares: string[]; threshold: number; keyLabel?: string }> {
+  const store = openStore(opts.storage);
+  try {
+    const seal = new SealService(store.seal, opts.clock ?? systemClock, opts.hsm ? { hsm: opts.hsm } : {});
+    await seal.load();
+    const from = seal.type;
+    if (from === undefined) throw new KeywardenError('NotInitialized', 'this data is not initialized: nothing to migrate');
+    if (from === opts.to.type) throw new KeywardenError('ValidationError', `this data already uses the ${from} seal`);
+    if (from === 'pkcs11') {
+      await seal.unsealWithHsm();
+    } else if (from === 'shamir') {
+      for (const share of opts.currentShares ?? []) if ((await seal.submitShare(share)).sealed === false) break;
+      if (seal.sealed) throw new KeywardenError('InvalidShare', `not enough unseal shares: ${seal.status().threshold} of the current shares are needed`);
+    } else {
+      throw new KeywardenError('ValidationError', `migrating from the ${from} seal is not supported`);
+    }
+    if (opts.to.type === 'pkcs11' && !opts.hsm) throw new KeywardenError('ValidationError', 'migrating to the pkcs11 seal needs an HSM (--config with an hsm section)');
+    const shares = await seal.migrate(opts.to.type === 'pkcs11' ? { type: 'pkcs11', hsm: opts.hsm as Hsm, keyLabel: opts.to.keyLabel } : opts.to);
+    seal.seal();
+    return {
+      from,
+      to: opts.to.type,
+      shares,
+      threshold: opts.to.type === 'shamir' ? opts.to.threshold : 0,
+      ...(opts.to.type === 'pkcs11' && { keyLabel: opts.to.keyLabel }),
+    };
+  } finally {
+    await store.close();
   }
 }

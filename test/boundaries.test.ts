@@ -47,4 +47,5 @@ test('module boundaries hold for every source file', () => {
 test('the boundary scanner sees imports (self-check)', () => {
   assert.ok(importsOf('src/crypto/primitives/index.ts').includes('node:crypto'));
   assert.ok(importsOf('src/storage/sqlite/sqlite-store.ts').includes('better-sqlite3'));
+  assert.ok(importsOf('src/hsm/pkcs11/module.ts').includes('pkcs11js'));
 });

@@ -12,6 +12,7 @@ import { looksLikeJwt, type AccessTokenService } from './access-token.service.js
 import { looksLikeSessionToken, type SessionService } from './session.service.js';
 import type { Principal, TokenRecord } from './token.model.js';
 import type { TokenStore } from './token.store.js';
+import { SIGV4_TOKEN_PREFIX } from './access-key-sigv4.js';
 
 const ROOT_PREFIX = 'kwr_';
 /** How long a successful token lookup is reused without asking the store. */
@@ -19,6 +20,8 @@ export const TOKEN_CACHE_TTL_MS = 1000;
 const MAX_TOKEN_LENGTH = 512;
 /** Access tokens (JWTs) are longer than root tokens. */
 const MAX_JWT_LENGTH = 4096;
+/** A SigV4 credential: the Authorization header (bounded by the transport's header limits) and two hashes. */
+const MAX_SIGV4_LENGTH = 16384;
 
 export function hashToken(token: string): string {
   return sha256Hex(token);
@@ -34,6 +37,8 @@ export class TokenService {
     private readonly accessTokens?: AccessTokenService,
     /** User login sessions (`kwu_` tokens). */
     private readonly sessions?: SessionService,
+    /** AWS SigV4 credentials (the AWS transport's `sigv4:` credentials; src/auth/access-key.service.ts). */
+    private readonly sigv4?: { authenticate(token: string): Promise<Principal>; revokeRoot(): Promise<number> },
   ) {
     this.#cache = new TtlCache(clock, TOKEN_CACHE_TTL_MS);
   }
@@ -67,6 +72,8 @@ export class TokenService {
    */
   async revokeAllRootTokens(): Promise<number> {
     const n = await this.store.deleteTokensOfKind('root');
+    // The root identity's AWS access keys go with its tokens.
+    await this.sigv4?.revokeRoot();
     this.#cache.clear();
     return n;
   }
@@ -79,6 +86,10 @@ export class TokenService {
       return this.accessTokens.authenticate(token);
     }
     if (this.sessions !== undefined && looksLikeSessionToken(token)) return this.sessions.authenticate(token);
+    if (this.sigv4 !== undefined && token.startsWith(SIGV4_TOKEN_PREFIX)) {
+      if (token.length > MAX_SIGV4_LENGTH) throw errors.unauthenticated('The request signature is not valid');
+      return this.sigv4.authenticate(token);
+    }
     if (token.length > MAX_TOKEN_LENGTH) throw errors.unauthenticated('The bearer token is not valid');
     const hash = hashToken(token);
     const cached = this.#cache.get(hash);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ApiError } from './client.js';
 import { registerAccessCommands } from './commands/access.js';
+import { registerAccessKeyCommands } from './commands/access-key.js';
 import { registerAccessPolicyCommands } from './commands/access-policy.js';
 import { registerApplyCommand } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   registerServiceAccountCommands(program);
   registerRoleCommands(program);
   registerAccessCommands(program);
+  registerAccessKeyCommands(program);
   registerUserCommands(program);
   registerRequestCommands(program);
   registerAccessPolicyCommands(program);

@@ -136,14 +136,31 @@ export async function runServer(configFile: string): Promise<void> {
   } else {
     log.warn('TLS is disabled: only acceptable behind a TLS-terminating proxy on the same host');
   }
-  const kw = await createKeywarden({ storage: config.storage, seal: config.seal.type, logger: log, startJobs: true, ...(config.audit?.sinks && { auditSinks: config.audit.sinks }), ...(https ? { https } : {}) });
+  // The HSM connects on first use and reconnects by itself: a server whose HSM is down starts sealed.
+  const hsm = config.hsm ? (await import('../hsm/pkcs11/index.js')).createPkcs11Hsm(config.hsm) : undefined;
+  const kw = await createKeywarden({
+    storage: config.storage,
+    seal: config.seal.type,
+    logger: log,
+    startJobs: true,
+    ...(config.audit?.sinks && { auditSinks: config.audit.sinks }),
+    ...(https ? { https } : {}),
+    ...(config.aws && { aws: config.aws }),
+    ...(hsm && { hsm, hsmEntropy: config.hsm?.entropy ?? 'off' }),
+    ...(config.seal.type === 'pkcs11' && config.seal.keyLabel !== undefined && { sealKeyLabel: config.seal.keyLabel }),
+  });
   const url = await listen(kw, parseListenAddress(config.listen.address), https ? 'https' : 'http');
   stopOnSignals(kw, log);
   const s = kw.seal.status();
-  log.info({ url, initialized: s.initialized, sealed: s.sealed }, 'keywarden started');
-  process.stdout.write(
-    `Keywarden ${s.initialized ? 'is sealed: unseal it with `keywarden operator unseal`' : 'is not initialized: run `keywarden operator init`'}\nListening on ${url}\n`,
-  );
+  log.info({ url, initialized: s.initialized, sealed: s.sealed, ...(s.sealReason && { sealReason: s.sealReason }) }, 'keywarden started');
+  const state = !s.initialized
+    ? 'is not initialized: run `keywarden operator init`'
+    : !s.sealed
+      ? 'is unsealed (pkcs11 seal: unsealed with the HSM)'
+      : s.sealType === 'pkcs11'
+        ? 'is sealed: the HSM could not unwrap the root key yet; retrying (see `keywarden status`)'
+        : 'is sealed: unseal it with `keywarden operator unseal`';
+  process.stdout.write(`Keywarden ${state}\nListening on ${url}\n`);
 }
 
 /** Registers `keywarden dev` and `keywarden server`. */
@@ -163,7 +180,7 @@ export function registerServerCommands(program: Command): void {
 
   program
     .command('server')
-    .description('Start Keywarden in production mode (TLS listener, shamir seal) from a YAML config file')
+    .description('Start Keywarden in production mode (TLS listener, shamir or pkcs11 seal) from a YAML config file')
     .requiredOption('--config <file>', 'YAML configuration file (see docs/configuration.md)')
     .action(async (o: { config: string }) => {
       await runServer(o.config);

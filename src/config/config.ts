@@ -25,9 +25,39 @@ export const ConfigSchema = Type.Object(
       { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }), auditFsync: Type.Optional(Type.Union([Type.Literal('interval'), Type.Literal('commit')])) },
       { additionalProperties: false },
     ),
-    seal: Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),
+    seal: Type.Union([
+      Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),
+      /** The root key is wrapped by a non-extractable AES key in the HSM (section `hsm`); auto-unseal at start. */
+      Type.Object({ type: Type.Literal('pkcs11'), keyLabel: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }, { additionalProperties: false }),
+    ]),
+    /** A PKCS#11 HSM (docs/hsm.md): the pkcs11 seal's key and `protection: hsm` keys live in it. */
+    hsm: Type.Optional(
+      Type.Object(
+        {
+          library: Type.String({ minLength: 1, description: 'path of the PKCS#11 module' }),
+          tokenLabel: Type.String({ minLength: 1, maxLength: 32 }),
+          pin: Type.Optional(Type.String({ minLength: 1, description: 'the user PIN (prefer pinEnv)' })),
+          pinEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'environment variable holding the user PIN' })),
+          pool: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'sessions kept open (concurrent HSM calls); default 4' })),
+          entropy: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('mix')], { description: 'mix: KMS key material also draws on the HSM RNG' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Where committed audit events and signed checkpoints are copied (witnesses outside the database). */
     audit: Type.Optional(Type.Object({ sinks: Type.Optional(SinksConfigSchema) }, { additionalProperties: false })),
+    /** The AWS KMS-compatible API (docs/aws-compatibility.md): the region and account of key ARNs; defaults us-east-1 / 000000000000. */
+    aws: Type.Optional(
+      Type.Object(
+        {
+          region: Type.String({ default: 'us-east-1', pattern: '^[a-z]{2}(-[a-z]+)+-\\d+$', description: 'region of key ARNs; accepted in SigV4 credential scopes' }),
+          accountId: Type.String({ default: '000000000000', pattern: '^\\d{12}$' }),
+          /** Further regions accepted in SigV4 credential scopes and key ARNs (clients configured for another region). */
+          additionalRegions: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-\\d+$' }), { maxItems: 32 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log: Type.Optional(
       Type.Object(
         { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
@@ -84,6 +114,11 @@ export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
     config.listen.tls = { certFile: abs(config.listen.tls.certFile), keyFile: abs(config.listen.tls.keyFile) };
   }
   config.storage.path = abs(config.storage.path);
+  if (config.hsm) {
+    if ((config.hsm.pin === undefined) === (config.hsm.pinEnv === undefined)) throw new ConfigError('invalid config at hsm: give exactly one of pin and pinEnv');
+    config.hsm.library = abs(config.hsm.library);
+  }
+  if (config.seal.type === 'pkcs11' && !config.hsm) throw new ConfigError('invalid config at seal: the pkcs11 seal needs the hsm section');
   const fileSink = config.audit?.sinks?.file;
   if (fileSink) fileSink.path = abs(fileSink.path);
   const webhook = config.audit?.sinks?.webhook;

@@ -17,6 +17,7 @@ import { KeywardenError, errors } from '../errors/catalog.js';
 import { SecretBytes, zeroize } from './secret-bytes.js';
 import { constantTimeEqual, randomBytes } from './primitives/index.js';
 import * as asym from './primitives/asymmetric.js';
+import { keyMaterialRandom } from './primitives/entropy.js';
 import type { HashName, KeyPairParams, SignatureScheme } from './primitives/asymmetric.js';
 
 export const KEY_SPECS = [
@@ -175,12 +176,38 @@ function signingInput(spec: KeySpec, algorithm: string, input: Buffer, messageTy
   return scheme;
 }
 
+/**
+ * Sign with a private key held elsewhere (an HSM, which signs digests): the request checked as
+ * `sign` checks it, and the digest to sign (a RAW message hashed here, a DIGEST as given).
+ */
+export function signingDigest(
+  spec: KeySpec, algorithm: SigningAlgorithm | string, input: Buffer, messageType: MessageType,
+): { scheme: Exclude<SignatureScheme, { type: 'ed25519' }>; digest: Buffer } {
+  const scheme = signingInput(spec, algorithm, input, messageType);
+  if (scheme.type === 'ed25519') throw errors.validation('ED25519 keys are not offered with protection hsm');
+  return { scheme, digest: messageType === 'DIGEST' ? input : asym.digest(scheme.hash, input) };
+}
+
+/** GenerateMac / VerifyMac request checks (algorithm, message size) for a MAC computed elsewhere (an HSM). */
+export function checkMacRequest(spec: KeySpec, algorithm: MacAlgorithm | string, message: Buffer): void {
+  checkAlgorithm(spec, 'GENERATE_VERIFY_MAC', algorithm);
+  checkMessage('A MAC message', message);
+}
+
+/** Asymmetric Decrypt request check (RSAES_OAEP_SHA_256 on an RSA key) for a private key held elsewhere (an HSM). */
+export function checkOaepRequest(spec: KeySpec, algorithm: EncryptionAlgorithm | string): void {
+  oaepKey(spec, algorithm);
+}
+
 // ---- material ----
 
-/** New key material from the OS CSPRNG. `material` is secret: the caller owns (and wraps) it. */
+/**
+ * New key material from the OS CSPRNG (symmetric material mixed with the HSM's RNG when
+ * `hsm.entropy: mix`: see primitives/entropy.ts). `material` is secret: the caller owns (and wraps) it.
+ */
 export function generateMaterial(spec: KeySpec): { material: Buffer; publicKey?: Buffer } {
   const m = MATERIAL[spec];
-  if ('bytes' in m) return { material: randomBytes(m.bytes) };
+  if ('bytes' in m) return { material: keyMaterialRandom(m.bytes) };
   const { privatePkcs8, publicSpki } = asym.generateKeyPair(m.pair);
   return { material: privatePkcs8, publicKey: publicSpki };
 }

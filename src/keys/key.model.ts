@@ -61,8 +61,10 @@ export interface KeyVersionRecord {
   version: number;
   state: KeyVersionState;
   createdAt: number;
-  /** Key material wrapped by the barrier under the root key. Never plaintext; empty once destroyed. */
+  /** Key material wrapped by the barrier under the root key. Never plaintext; empty once destroyed, always empty for an HSM version. */
   wrappedMaterial: Buffer;
+  /** CKA_LABEL of the HSM object holding an HSM-protected version's material (never the material); null in software. */
+  hsmLabel: string | null;
   /** SPKI DER public key of an asymmetric version (not secret). */
   publicKey: Buffer | null;
   usageCount: number;
@@ -146,5 +148,5 @@ export function newKeyRecord(fields: KeyIdentity & Partial<KeyRecord>): KeyRecor
 export function newKeyVersion(
   fields: Pick<KeyVersionRecord, 'keyId' | 'version' | 'createdAt' | 'wrappedMaterial'> & Partial<KeyVersionRecord>,
 ): KeyVersionRecord {
-  return { state: 'Enabled', publicKey: null, usageCount: 0, lastUsedAt: null, destroyedAt: null, ...fields };
+  return { state: 'Enabled', publicKey: null, usageCount: 0, lastUsedAt: null, destroyedAt: null, hsmLabel: null, ...fields };
 }

@@ -8,6 +8,9 @@
  * - Every state change goes through key.lifecycle.ts and is one atomic store write; caches are
  *   cleared after every write through this service and on seal.
  * - Destroyed material is overwritten in the store and dropped from every cache of this process.
+ * - `protection: hsm` keys: each version's material is generated inside the HSM and never leaves
+ *   it; the store keeps only the object's label. The object is created before the store row (and
+ *   destroyed again if that write fails); destruction writes the store first, then destroys it.
  */
 import { barrierUnwrap, barrierWrap } from '../crypto/aead.js';
 import {
@@ -42,6 +45,8 @@ import {
   type RevocationReason,
 } from './key.model.js';
 import type { KeyStore } from './key.store.js';
+import { HsmVersionCrypto, SoftwareVersionCrypto, hsmKindOf, hsmLabelFor, type VersionCrypto } from './version-crypto.js';
+import type { Hsm } from '../hsm/hsm.js';
 import { strictness, type Classification, type Environment, type Protection } from '../policy/policy.model.js';
 
 export interface CreateKeyInput {
@@ -70,9 +75,16 @@ export interface UpdateKeyInput {
   environment?: Environment;
 }
 
-/** Until HSMs arrive (issue 6/10) every key's material is protected in software. */
-export function checkProtection(protection: Protection | undefined): void {
-  if (protection === 'hsm') throw errors.validation('protection hsm is not available: no HSM is configured on this server (keys are protected in software)');
+/**
+ * `protection: hsm` needs an HSM on this server, a spec the HSM keys offer, and material generated
+ * inside the HSM: no imported (EXTERNAL) and no exportable HSM keys.
+ */
+export function checkProtection(input: Pick<CreateKeyInput, 'protection' | 'spec' | 'origin' | 'exportable'>, hsm: Hsm | undefined): void {
+  if (input.protection !== 'hsm') return;
+  if (hsm === undefined) throw errors.validation('protection hsm is not available: no HSM is configured on this server (keys are protected in software)');
+  hsmKindOf(input.spec ?? 'SYMMETRIC_DEFAULT');
+  if ((input.origin ?? 'KEYWARDEN') !== 'KEYWARDEN') throw errors.validation('keys with protection hsm are generated inside the HSM: imported material (origin EXTERNAL) is not supported');
+  if (input.exportable === true) throw errors.validation('keys with protection hsm are non-extractable: they cannot be exportable');
 }
 
 /**
@@ -90,11 +102,12 @@ export function checkScopeChange(key: KeyRecord, input: Pick<UpdateKeyInput, 'cl
   }
 }
 
-/** An unwrapped key version in the cache, with its usage counters. The cache owns `material`. */
+/** A usable key version in the cache, with its usage counters. The cache owns `crypto` (and disposes it). */
 export interface VersionHandle {
   keyId: string;
   version: number;
-  material: SecretBytes;
+  /** The version's cryptography: software (unwrapped material) or HSM (a reference to its object). */
+  crypto: VersionCrypto;
   publicKey: Buffer | null;
   /** Persisted + not yet flushed encryptions/signatures with this version. */
   uses: number;
@@ -143,6 +156,8 @@ export class KeyService {
     private readonly store: KeyStore,
     private readonly seal: SealService,
     private readonly clock: Clock,
+    /** The HSM holding the material of `protection: hsm` keys; absent = such keys cannot be created or used. */
+    private readonly hsm?: Hsm,
   ) {
     this.#records = new TtlCache(clock, KEY_CACHE_TTL_MS);
     seal.onSeal(() => this.dropCache());
@@ -167,7 +182,7 @@ export class KeyService {
     if (Object.keys(tags).length > MAX_TAGS) throw errors.validation(`a key can have at most ${MAX_TAGS} tags`);
     if ((input.description ?? '').length > MAX_DESCRIPTION) throw errors.validation(`description is longer than ${MAX_DESCRIPTION} characters`);
     const origin = input.origin ?? 'KEYWARDEN';
-    checkProtection(input.protection);
+    this.checkProtection(input);
     if (input.usageLimit !== undefined) this.#checkUsageLimit(input.usageLimit);
     if (origin === 'EXTERNAL' && input.rotationPeriodDays !== undefined) {
       throw errors.validation('keys with imported material (origin EXTERNAL) rotate by importing new material, not automatically');
@@ -197,10 +212,18 @@ export class KeyService {
       environment: input.environment ?? null,
       protection: input.protection ?? 'software',
     });
-    const first = origin === 'EXTERNAL' ? undefined : this.#newVersion(rootKey, key, 1, now);
-    await this.store.createKey(key, first);
+    if (origin === 'EXTERNAL') {
+      await this.store.createKey(key, undefined);
+    } else {
+      await this.#withNewVersion(rootKey, key, 1, now, (first) => this.store.createKey(key, first));
+    }
     this.#records.clear();
     return key;
+  }
+
+  /** ValidationError when `protection: hsm` cannot be had here (see checkProtection). */
+  checkProtection(input: Pick<CreateKeyInput, 'protection' | 'spec' | 'origin' | 'exportable'>): void {
+    checkProtection(input, this.hsm);
   }
 
   /** Resolves a key id or `alias/...` name; NotFound when neither exists. */
@@ -239,7 +262,8 @@ export class KeyService {
   // ---- material -----------------------------------------------------------------------------
 
   /**
-   * The unwrapped material of one enabled key version; undefined when the version does not exist,
+   * One enabled key version, ready for crypto (software: its unwrapped material; HSM: a reference
+   * to its object); undefined when the version does not exist,
    * InvalidState when it was destroyed, Disabled when disabled. The caller MUST NOT dispose it (the
    * cache owns it; disabling or destroying a version drops it from the cache).
    */
@@ -252,6 +276,11 @@ export class KeyService {
     if (record === undefined) return undefined;
     if (record.state === 'Destroyed') throw new KeywardenError('InvalidState', `version ${version} of key ${keyId} was destroyed: its ciphertexts can no longer be decrypted`);
     if (record.state === 'Disabled') throw new KeywardenError('Disabled', `version ${version} of key ${keyId} is disabled`);
+    if (record.hsmLabel !== null) {
+      // An HSM version: nothing to unwrap, only its object's label (usable only while unsealed, too).
+      if (this.seal.sealed) throw errors.sealed();
+      return this.#cache(cacheKey, record, this.#hsmCrypto(record.hsmLabel));
+    }
     const raw = barrierUnwrap(rootKey, materialPurpose(keyId, version), record.wrappedMaterial);
     if (raw === undefined) {
       // The store holds material that does not authenticate under this root key: corruption or
@@ -262,15 +291,20 @@ export class KeyService {
       raw.fill(0);
       throw errors.sealed();
     }
+    return this.#cache(cacheKey, record, new SoftwareVersionCrypto(SecretBytes.adopt(raw)));
+  }
+
+  /** Caches a handle for `record` (the first one cached wins; a later one is disposed). */
+  #cache(cacheKey: string, record: KeyVersionRecord, crypto: VersionCrypto): VersionHandle {
     const existing = this.#handles.get(cacheKey);
     if (existing !== undefined) {
-      raw.fill(0);
+      crypto.dispose();
       return existing;
     }
     const handle: VersionHandle = {
-      keyId,
-      version,
-      material: SecretBytes.adopt(raw),
+      keyId: record.keyId,
+      version: record.version,
+      crypto,
       publicKey: record.publicKey,
       uses: record.usageCount,
       pending: 0,
@@ -280,9 +314,14 @@ export class KeyService {
     return handle;
   }
 
-  /** Convenience for callers that only need the secret. */
+  #hsmCrypto(label: string): HsmVersionCrypto {
+    if (this.hsm === undefined) throw new KeywardenError('HsmUnavailable', 'this key is protected by an HSM, but no HSM is configured on this server');
+    return new HsmVersionCrypto(this.hsm, label);
+  }
+
+  /** Convenience for callers that only need the secret (software versions; undefined for HSM versions). */
   async material(keyId: string, version: number): Promise<SecretBytes | undefined> {
-    return (await this.handle(keyId, version))?.material;
+    return (await this.handle(keyId, version))?.crypto.material;
   }
 
   /** Counts one use of a version (flushed to the store in batches by flushUsage). */
@@ -321,14 +360,14 @@ export class KeyService {
 
   dropCache(): void {
     this.#records.clear();
-    for (const h of this.#handles.values()) h.material.dispose();
+    for (const h of this.#handles.values()) h.crypto.dispose();
     this.#handles.clear();
   }
 
   #dropVersions(keyId: string, versions?: number[]): void {
     for (const [k, h] of this.#handles) {
       if (h.keyId === keyId && (versions === undefined || versions.includes(h.version))) {
-        h.material.dispose();
+        h.crypto.dispose();
         this.#handles.delete(k);
       }
     }
@@ -366,7 +405,7 @@ export class KeyService {
       updatedAt: now,
       nextRotationAt: key.rotationPeriodMs === null ? null : now + key.rotationPeriodMs,
     };
-    await this.#apply({ key: updated, newVersion: this.#newVersion(rootKey, key, next, now) });
+    await this.#withNewVersion(rootKey, key, next, now, (newVersion) => this.#apply({ key: updated, newVersion }));
     return updated;
   }
 
@@ -457,6 +496,9 @@ export class KeyService {
     const next: KeyRecord = { ...key, state, destroyedAt: now, updatedAt: now, nextRotationAt: null, materialExpiresAt: null };
     await this.#apply({ key: next, versions });
     this.#dropVersions(key.id);
+    // The store says Destroyed first (no use from now on), then the HSM objects go; if the HSM
+    // fails here, the deletion job destroys them on its next run (destroyDue, below).
+    await this.#destroyHsmObjects(versions);
     return next;
   }
 
@@ -475,6 +517,7 @@ export class KeyService {
       action === 'destroy' ? destroyed(v, now) : { ...v, state: action === 'enable' ? 'Enabled' : 'Disabled' };
     await this.#apply({ key: { ...key, updatedAt: now }, versions: [next] });
     if (action !== 'enable') this.#dropVersions(key.id, [version]);
+    if (action === 'destroy') await this.#destroyHsmObjects([next]);
     return next;
   }
 
@@ -595,7 +638,13 @@ export class KeyService {
 
   /** Destroys every key whose deletion window has ended. */
   async destroyDue(now: number = this.clock.now()): Promise<number> {
-    return this.#forDue('deletion', now, (k) => (k.state === 'PendingDeletion' ? this.destroy(k) : this.#apply({ key: { ...k, deletionAt: null } })));
+    return this.#forDue('deletion', now, async (k) => {
+      if (k.state === 'PendingDeletion') return this.destroy(k);
+      // A destroyed key passes here once more: its HSM objects are destroyed again (idempotent), so
+      // an HSM that failed during destroy() is retried before the key leaves the due list.
+      if (k.state === 'Destroyed') await this.#destroyHsmObjects(await this.store.listVersions(k.id));
+      return this.#apply({ key: { ...k, deletionAt: null } });
+    });
   }
 
   /** Imported material past its validTo: destroyed; the key returns to PendingImport (as AWS KMS). */
@@ -638,6 +687,35 @@ export class KeyService {
     const key = await this.store.getKey(id);
     if (key === undefined) throw new KeywardenError('NotFound', `key "${id}" was not found`);
     return key;
+  }
+
+  /**
+   * Creates version `version` and hands it to `write` (the store write that makes it exist). An HSM
+   * version's object is created inside the HSM first; if the write fails, it is destroyed again,
+   * so a failed create or rotation leaves no object behind (a crash in between leaves an orphan
+   * with a label of its own, which no version points at: see hsmLabelFor).
+   */
+  async #withNewVersion(rootKey: SecretBytes, key: KeyRecord, version: number, now: number, write: (v: KeyVersionRecord) => Promise<void>): Promise<void> {
+    if (key.protection !== 'hsm') return write(this.#newVersion(rootKey, key, version, now));
+    const hsm = this.hsm;
+    if (hsm === undefined) throw new KeywardenError('HsmUnavailable', `key ${key.id} is protected by an HSM, but no HSM is configured on this server`);
+    const label = hsmLabelFor(key.id, version);
+    const { publicSpki } = await hsm.generateKey(label, hsmKindOf(key.spec));
+    try {
+      await write(newKeyVersion({ keyId: key.id, version, createdAt: now, wrappedMaterial: Buffer.alloc(0), hsmLabel: label, publicKey: publicSpki ?? null }));
+    } catch (e) {
+      await hsm.destroy({ label }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** C_DestroyObject for the HSM objects of these (destroyed) versions; idempotent. */
+  async #destroyHsmObjects(versions: KeyVersionRecord[]): Promise<void> {
+    for (const v of versions) {
+      if (v.hsmLabel === null || v.state !== 'Destroyed') continue;
+      if (this.hsm === undefined) throw new KeywardenError('HsmUnavailable', `version ${v.version} of key ${v.keyId} is held by an HSM, but no HSM is configured on this server`);
+      await this.hsm.destroy({ label: v.hsmLabel });
+    }
   }
 
   #newVersion(rootKey: SecretBytes, key: KeyRecord, version: number, now: number): KeyVersionRecord {

@@ -4,7 +4,7 @@
  */
 import { WRAPPING_ALGORITHMS, wrapForExport, type WrappingAlgorithm } from '../crypto/keyspecs.js';
 import { errors, KeywardenError } from '../errors/catalog.js';
-import { DAY_MS, DELETION_WINDOW_DAYS, checkProtection, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
+import { DAY_MS, DELETION_WINDOW_DAYS, type CreateKeyInput, type KeyService, type UpdateKeyInput } from '../keys/key.service.js';
 import type { Classification, Environment } from '../policy/policy.model.js';
 import type { KeyRecord, KeyVersionRecord, RevocationReason } from '../keys/key.model.js';
 import type { Clock } from '../util/clock.js';
@@ -25,7 +25,7 @@ export class KeyAdminOps {
    */
   async createKey(call: Call, input: CreateKeyInput): Promise<KeyRecord> {
     const principal = await this.d.pipeline.begin(call, 'key:create');
-    checkProtection(input.protection);
+    this.d.keys.checkProtection(input);
     const checked = this.d.pipeline.policy?.prepareCreate(call, input) ?? input;
     return this.d.keys.create(checked, principal.id);
   }
@@ -144,7 +144,9 @@ export class KeyAdminOps {
     requireState(key, 'encrypt');
     const h = await this.d.keys.handle(key.id, key.primaryVersion);
     if (h === undefined) throw errors.internal();
-    const wrapped = wrapForExport(publicKeySpki, h.material);
+    // An HSM key is never exportable (refused at creation); its material never leaves the HSM.
+    if (h.crypto.material === undefined) throw errors.validation(`key ${key.id} is protected by an HSM: its material cannot be exported`);
+    const wrapped = wrapForExport(publicKeySpki, h.crypto.material);
     return { wrappedMaterial: wrapped.wrapped, wrappingAlgorithm: wrapped.algorithm, keyId: key.id, keyVersion: h.version };
   }
 

@@ -8,19 +8,10 @@
  *   Compromised key's ciphertexts decrypt only inside re-encrypt (to another key).
  */
 import type { Clock } from '../util/clock.js';
-import { decryptV1, encryptV1, parseCiphertext } from '../crypto/aead.js';
+import { parseCiphertext } from '../crypto/aead.js';
 import { uuidToBytes } from '../crypto/ciphertext.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
-import {
-  asymmetricDecrypt,
-  asymmetricEncrypt,
-  checkAlgorithm,
-  generateMac,
-  sign,
-  spkiToPem,
-  verify,
-  verifyMac,
-} from '../crypto/keyspecs.js';
+import { asymmetricEncrypt, checkAlgorithm, spkiToPem, verify } from '../crypto/keyspecs.js';
 import { NoncePool, randomBytes } from '../crypto/primitives/index.js';
 import { zeroize } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors, isKeywardenError, type ErrorCode } from '../errors/catalog.js';
@@ -126,7 +117,8 @@ export class Ops {
           key = await this.#keys.rotate(key);
           primary = await this.#primary(key);
         }
-        out.push({ ref: item.ref, ok: this.#encryptWith(key, primary, item.plaintext, item.context) });
+        const r = this.#encryptWith(key, primary, item.plaintext, item.context);
+        out.push({ ref: item.ref, ok: r instanceof Promise ? await r : r });
       } catch (e) {
         out.push({ ref: item.ref, error: itemError(e) });
       }
@@ -163,8 +155,9 @@ export class Ops {
   }
 
   /**
-   * GenerateDataKey: a fresh data key from the CSPRNG, returned wrapped under the KMS key (and in
-   * plaintext once, unless includePlaintext is false). Exactly one of spec/bytes; default AES_256.
+   * GenerateDataKey: a fresh data key from the CSPRNG (for an HSM key: the HSM's RNG), returned
+   * wrapped under the KMS key (and in plaintext once, unless includePlaintext is false). Exactly one
+   * of spec/bytes; default AES_256.
    */
   async generateDataKey(
     call: Call,
@@ -185,9 +178,10 @@ export class Ops {
       size = n;
     }
     requireSymmetric(key);
-    const dataKey = randomBytes(size);
+    const { key: k, primary } = await this.#encryptingVersion(key);
+    const dataKey = await primary.crypto.random(size);
     try {
-      const wrapped = await this.#encryptOne(key, dataKey, opts.context);
+      const wrapped = await this.#encryptWith(k, primary, dataKey, opts.context);
       if (opts.includePlaintext === false) return wrapped;
       return { ...wrapped, plaintext: Buffer.from(dataKey) };
     } finally {
@@ -247,7 +241,7 @@ export class Ops {
     const { key } = await this.#usable(call, 'key:sign', keyRef, 'SIGN_VERIFY', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
-    const signature = sign(key.spec, algorithm, h.material, message, messageType);
+    const signature = await h.crypto.sign(key.spec, algorithm, message, messageType);
     this.#keys.recordUse(h);
     return { signature, keyId: key.id, keyVersion: h.version, algorithm };
   }
@@ -275,7 +269,7 @@ export class Ops {
     const { key } = await this.#usable(call, 'key:mac', keyRef, 'GENERATE_VERIFY_MAC', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
     const h = await this.#primary(key);
-    const mac = generateMac(key.spec, algorithm, h.material, message);
+    const mac = await h.crypto.mac(key.spec, algorithm, message);
     this.#keys.recordUse(h);
     return { mac, keyId: key.id, keyVersion: h.version, algorithm };
   }
@@ -283,7 +277,7 @@ export class Ops {
   async verifyMac(call: Call, keyRef: string, message: Buffer, algorithm: string, mac: Buffer, keyVersion?: number) {
     const { key } = await this.#usable(call, 'key:verify-mac', keyRef, 'GENERATE_VERIFY_MAC', undefined, algorithm);
     checkAlgorithm(key.spec, key.usage, algorithm);
-    const match = await this.#firstMatching(key, keyVersion, (h) => verifyMac(key.spec, algorithm, h.material, message, mac));
+    const match = await this.#firstMatching(key, keyVersion, (h) => h.crypto.verifyMac(key.spec, algorithm, message, mac));
     return { valid: match !== undefined, keyId: key.id, keyVersion: match ?? keyVersion ?? key.primaryVersion };
   }
 
@@ -318,16 +312,17 @@ export class Ops {
     return h;
   }
 
-  async #firstMatching(key: KeyRecord, version: number | undefined, test: (h: VersionHandle) => boolean): Promise<number | undefined> {
+  async #firstMatching(key: KeyRecord, version: number | undefined, test: (h: VersionHandle) => boolean | Promise<boolean>): Promise<number | undefined> {
     const candidates = version !== undefined ? [version] : (await this.#keys.versions(key)).filter((v) => v.state === 'Enabled' && v.version >= key.minDecryptionVersion).map((v) => v.version).sort((a, b) => b - a);
     for (const v of candidates) {
       const h = await this.#keys.handle(key.id, v);
-      if (h !== undefined && test(h)) return v;
+      if (h !== undefined && (await test(h))) return v;
     }
     return undefined;
   }
 
   async #encryptOne(key: KeyRecord, plaintext: Buffer, context?: EncryptionContext): Promise<EncryptResult> {
+    // #encryptingVersion inlined: the single-encrypt hot path keeps one async hop.
     let primary = await this.#primary(key);
     if (this.#keys.limitReached(key, primary)) {
       key = await this.#keys.rotate(key);
@@ -336,15 +331,26 @@ export class Ops {
     return this.#encryptWith(key, primary, plaintext, context);
   }
 
-  #encryptWith(key: KeyRecord, h: VersionHandle, plaintext: Buffer, context?: EncryptionContext): EncryptResult {
+  /** The primary version to encrypt with (the key rotated first when the primary reached its usage limit). */
+  async #encryptingVersion(key: KeyRecord): Promise<{ key: KeyRecord; primary: VersionHandle }> {
+    let primary = await this.#primary(key);
+    if (this.#keys.limitReached(key, primary)) {
+      key = await this.#keys.rotate(key);
+      primary = await this.#primary(key);
+    }
+    return { key, primary };
+  }
+
+  /** Synchronous for software versions (the hot path), a promise for HSM versions. */
+  #encryptWith(key: KeyRecord, h: VersionHandle, plaintext: Buffer, context?: EncryptionContext): EncryptResult | Promise<EncryptResult> {
     if (plaintext.length < 1 || plaintext.length > LIMITS.maxPlaintextBytes) {
       throw errors.validation(`plaintext must be 1 to ${LIMITS.maxPlaintextBytes} bytes; use envelope encryption (data keys) for larger data`);
     }
     checkContext(context);
     const ref = { keyId: key.id, keyVersion: h.version };
-    const ciphertext = encryptV1(h.material, ref, plaintext, context, this.#nonces.next(), this.#headerKeyId(h));
+    const ciphertext = h.crypto.encrypt(ref, plaintext, context, this.#nonces.next(), this.#headerKeyId(h));
     this.#keys.recordUse(h);
-    return { ciphertext, ...ref };
+    return ciphertext instanceof Promise ? ciphertext.then((c) => ({ ciphertext: c, ...ref })) : { ciphertext, ...ref };
   }
 
   /** The 16 key-id bytes of `h`'s ciphertext headers (h.keyId is the id of the key it belongs to). */
@@ -373,7 +379,7 @@ export class Ops {
     if (key === undefined || key.spec !== 'SYMMETRIC_DEFAULT') throw errors.invalidCiphertext();
     requireState(key, mode);
     const h = await this.#version(key, keyVersion);
-    const plaintext = decryptV1(h.material, parsed, context);
+    const plaintext = await h.crypto.decrypt(parsed, context);
     if (plaintext === undefined) throw errors.invalidCiphertext();
     return { plaintext, keyId, keyVersion };
   }
@@ -395,7 +401,7 @@ export class Ops {
     }
     checkAlgorithm(key.spec, key.usage, a.algorithm);
     const h = await this.#version(key, a.keyVersion ?? key.primaryVersion);
-    const plaintext = asymmetricDecrypt(key.spec, a.algorithm, h.material, ciphertext);
+    const plaintext = await h.crypto.asymmetricDecrypt(key.spec, a.algorithm, ciphertext);
     if (plaintext === undefined) throw errors.invalidCiphertext();
     return { plaintext, keyId: key.id, keyVersion: h.version };
   }

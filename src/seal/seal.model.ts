@@ -1,4 +1,8 @@
-export type SealType = 'shamir' | 'dev';
+/**
+ * shamir: the unseal key is split across operators. dev: the unseal key sits in a file (insecure).
+ * pkcs11: the root key is wrapped by a non-extractable AES key inside an HSM; auto-unseal at start.
+ */
+export type SealType = 'shamir' | 'dev' | 'pkcs11';
 
 /**
  * What the store keeps about the seal. Contract: it MUST NOT contain anything that could rebuild
@@ -23,4 +27,6 @@ export interface SealStatus {
   threshold: number;
   shares: number;
   progress: number;
+  /** Why a pkcs11-sealed Keywarden is still sealed (HSM unreachable, unwrap failed); never a secret. */
+  sealReason?: string;
 }

@@ -1,6 +1,7 @@
 /**
  * The root of trust. Key hierarchy:
  *   unseal key (Shamir-split across operators | dev key file)  --unwraps-->  root key (256-bit)
+ *   or: a non-extractable AES-256 key in an HSM (pkcs11 seal)  --AES-GCM in the HSM-->  root key
  *   root key --barrier-->  every piece of key material at rest.
  * The root key exists only in memory while unsealed; seal() zeroizes it and notifies listeners so
  * that every cached key is dropped too. The unseal key is never stored (Shamir) and lives in memory
@@ -11,7 +12,9 @@ import { barrierUnwrap, barrierWrap } from '../crypto/aead.js';
 import { constantTimeEqual, hmacSha256, randomBytes } from '../crypto/primitives/index.js';
 import { SecretBytes, zeroize } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors } from '../errors/catalog.js';
+import type { Hsm } from '../hsm/hsm.js';
 import type { Clock } from '../util/clock.js';
+import { decodeHsmWrappedRootKey, hsmUnwrapRootKey, hsmWrapRootKey } from './pkcs11-seal.js';
 import type { SealConfig, SealStatus, SealType } from './seal.model.js';
 import type { SealStore } from './seal.store.js';
 
@@ -24,10 +27,13 @@ export class SealService {
   #config: SealConfig | undefined;
   #pending: Buffer[] = [];
   readonly #sealListeners: Array<() => void> = [];
+  #sealReason: string | undefined;
 
+  /** `hsm`: the HSM of a pkcs11 seal; `hsmKeyLabel`: the label of its wrapping key (at init). */
   constructor(
     private readonly store: SealStore,
     private readonly clock: Clock,
+    private readonly opts: { hsm?: Hsm; hsmKeyLabel?: string } = {},
   ) {}
 
   /** Loads the stored seal config; call once at start. */
@@ -56,7 +62,19 @@ export class SealService {
       threshold: c?.threshold ?? 0,
       shares: c?.shares ?? 0,
       progress: this.#pending.length,
+      ...(c?.type === 'pkcs11' && this.sealed && this.#sealReason !== undefined ? { sealReason: this.#sealReason } : {}),
     };
+  }
+
+  /** Why the pkcs11 auto-unseal has not succeeded (set by the auto-unseal loop; never a secret). */
+  setSealReason(reason: string | undefined): void {
+    this.#sealReason = reason;
+  }
+
+  /** The label of the HSM key that wraps the root key (pkcs11 seal), for health and docs. */
+  get hsmKeyLabel(): string | undefined {
+    const c = this.#config;
+    return c?.type === 'pkcs11' ? decodeHsmWrappedRootKey(c.wrappedRootKey)?.label : undefined;
   }
 
   /** The root key, for the barrier. Throws Sealed when sealed. The caller MUST NOT dispose it. */
@@ -94,6 +112,105 @@ export class SealService {
     await this.#create('dev', 1, 1, unsealKey, [], randomBytes(32));
   }
 
+  /**
+   * pkcs11 seal: creates the root key and wraps it with an AES-256 key inside the HSM (created,
+   * non-extractable, when the token has none with the configured label). No shares are issued.
+   * Leaves Keywarden unsealed (auto-unseal: the HSM is the unseal material).
+   */
+  async initPkcs11(): Promise<void> {
+    if (this.#config) throw alreadyInitialized();
+    const hsm = this.#hsm();
+    const rootKey = SecretBytes.adopt(randomBytes(32));
+    try {
+      const config: SealConfig = {
+        type: 'pkcs11',
+        shares: 0,
+        threshold: 0,
+        wrappedRootKey: await hsmWrapRootKey(hsm, this.opts.hsmKeyLabel ?? DEFAULT_HSM_SEAL_KEY_LABEL, rootKey.expose()),
+        shareDigests: [],
+        shareCheckSalt: randomBytes(32),
+        createdAt: this.clock.now(),
+      };
+      if (!(await this.store.createSealConfig(config))) throw alreadyInitialized();
+      this.#config = config;
+      this.#rootKey = SecretBytes.copyOf(rootKey.expose());
+      this.#sealReason = undefined;
+    } finally {
+      rootKey.dispose();
+    }
+  }
+
+  /**
+   * pkcs11 seal: unwraps the root key in the HSM. Throws HsmUnavailable when the HSM cannot be
+   * reached, InvalidState when its key does not unwrap the stored root key.
+   */
+  async unsealWithHsm(): Promise<SealStatus> {
+    const c = this.#requireConfig();
+    if (c.type !== 'pkcs11') throw new KeywardenError('InvalidState', `this Keywarden uses the ${c.type} seal, not the pkcs11 seal`);
+    if (!this.sealed) return this.status();
+    const root = await hsmUnwrapRootKey(this.#hsm(), c.wrappedRootKey);
+    if (root === undefined) {
+      const label = decodeHsmWrappedRootKey(c.wrappedRootKey)?.label ?? '?';
+      throw new KeywardenError('InvalidState', `the HSM key "${label}" does not unwrap the root key (another token, or the key was replaced)`);
+    }
+    if (this.sealed) this.#rootKey = SecretBytes.adopt(root);
+    else zeroize(root);
+    this.#sealReason = undefined;
+    return this.status();
+  }
+
+  /**
+   * Seal migration (`keywarden operator migrate-seal`, server stopped): wraps the SAME root key
+   * under a new seal, checks that the new seal unwraps it to the same bytes, then replaces the
+   * stored config in one transaction. Needs this service unsealed with the current seal. Returns
+   * the new shares (shown once) for the shamir seal. Key material stays wrapped under the root key.
+   */
+  async migrate(to: { type: 'pkcs11'; hsm: Hsm; keyLabel: string } | { type: 'shamir'; shares: number; threshold: number }): Promise<string[]> {
+    const previous = this.#requireConfig();
+    if (previous.type === to.type) throw errors.validation(`this Keywarden already uses the ${to.type} seal`);
+    const root = this.rootKey().expose();
+    let next: SealConfig;
+    let shares: string[] = [];
+    if (to.type === 'pkcs11') {
+      next = { type: 'pkcs11', shares: 0, threshold: 0, wrappedRootKey: await hsmWrapRootKey(to.hsm, to.keyLabel, root), shareDigests: [], shareCheckSalt: randomBytes(32), createdAt: this.clock.now() };
+      const back = await hsmUnwrapRootKey(to.hsm, next.wrappedRootKey);
+      const same = back !== undefined && constantTimeEqual(back, root);
+      zeroize(back);
+      if (!same) throw new KeywardenError('Internal', 'the new pkcs11 seal did not unwrap the same root key; nothing was changed');
+    } else {
+      validateShareParams(to.shares, to.threshold);
+      const unsealKey = randomBytes(32);
+      const parts = to.shares === 1 ? [Buffer.from(unsealKey)] : await splitKey(unsealKey, to.shares, to.threshold);
+      const wrapping = SecretBytes.copyOf(unsealKey);
+      try {
+        const salt = randomBytes(32);
+        next = { type: 'shamir', shares: to.shares, threshold: to.threshold, wrappedRootKey: barrierWrap(wrapping, ROOT_KEY_PURPOSE, root), shareDigests: parts.map((p) => hmacSha256(salt, p).toString('hex')), shareCheckSalt: salt, createdAt: this.clock.now() };
+        // Verified from the shares themselves (a threshold of them), not from the key they came from.
+        const rebuilt = to.shares === 1 ? Buffer.from(parts[0] as Buffer) : await combineShares(parts.slice(0, to.threshold));
+        const check = SecretBytes.adopt(rebuilt);
+        const back = barrierUnwrap(check, ROOT_KEY_PURPOSE, next.wrappedRootKey);
+        check.dispose();
+        const same = back !== undefined && constantTimeEqual(back, root);
+        zeroize(back);
+        if (!same) throw new KeywardenError('Internal', 'the new shamir seal did not unwrap the same root key; nothing was changed');
+        shares = parts.map((p) => p.toString('base64'));
+      } finally {
+        zeroize(unsealKey, ...parts);
+        wrapping.dispose();
+      }
+    }
+    if (!(await this.store.replaceSealConfig(previous, next))) {
+      throw new KeywardenError('InvalidState', 'the seal configuration changed while migrating (is a server running on this data?); nothing was changed');
+    }
+    this.#config = next;
+    return shares;
+  }
+
+  #hsm(): Hsm {
+    if (!this.opts.hsm) throw new KeywardenError('InvalidState', 'the pkcs11 seal needs an HSM: configure the hsm section');
+    return this.opts.hsm;
+  }
+
   async #create(type: SealType, shares: number, threshold: number, unsealKey: Buffer, digests: string[], salt: Buffer) {
     if (this.#config) throw alreadyInitialized();
     const rootKey = SecretBytes.adopt(randomBytes(32));
@@ -119,7 +236,7 @@ export class SealService {
   /** Unseals with the dev unseal key (dev seal only). */
   unsealWithKey(unsealKey: Buffer): void {
     const c = this.#requireConfig();
-    if (c.type !== 'dev') throw new KeywardenError('InvalidState', 'this Keywarden uses the shamir seal: unseal it with shares');
+    if (c.type !== 'dev') throw new KeywardenError('InvalidState', `this Keywarden uses the ${c.type} seal, not the dev seal`);
     if (!this.#tryUnwrap(unsealKey)) throw new KeywardenError('InvalidShare', 'the dev unseal key does not match this data directory');
   }
 
@@ -130,6 +247,7 @@ export class SealService {
    */
   async submitShare(shareB64: string): Promise<SealStatus> {
     const c = this.#requireConfig();
+    if (c.type === 'pkcs11') throw pkcs11NoShares();
     if (!this.sealed) return this.status();
     if (c.type === 'dev') {
       // Dev seal: the "share" is the dev unseal key (printed by `keywarden dev`), as in Vault's dev mode.
@@ -289,5 +407,9 @@ function decodeShare(b64: string, bytes: number): Buffer {
   return buf;
 }
 
+export const DEFAULT_HSM_SEAL_KEY_LABEL = 'keywarden-seal';
+
+const pkcs11NoShares = () =>
+  new KeywardenError('InvalidState', 'this Keywarden uses the pkcs11 seal: it unseals itself with the HSM and has no unseal shares (after `operator seal`, restart the server to unseal)');
 const notInitialized = () => new KeywardenError('NotInitialized', 'Keywarden is not initialized: run `keywarden operator init`');
 const alreadyInitialized = () => new KeywardenError('AlreadyInitialized', 'Keywarden is already initialized');

@@ -7,6 +7,7 @@ import type { AuditSearch, AuditStore } from '../audit/audit.store.js';
 import type { ApprovalStore } from '../auth/approval.store.js';
 import type { UserStore } from '../auth/user.store.js';
 import type { PolicyStore } from '../policy/policy.store.js';
+import type { AccessKeyStore } from '../auth/access-key.model.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -21,6 +22,8 @@ export interface Store {
   readonly users: UserStore;
   /** Versions of the policy document (append-only). */
   readonly policies: PolicyStore;
+  /** AWS SigV4 access keys (secrets barrier-wrapped). */
+  readonly accessKeys: AccessKeyStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

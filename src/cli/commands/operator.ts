@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
 import { printJson, printLine } from '../output.js';
 import { intParser, readStdin, runtime } from './shared.js';
 
@@ -8,9 +9,11 @@ interface InitResponse {
   shares: string[];
   rootToken: string;
   threshold: number;
+  message?: string;
 }
 
 interface SealStatus {
+  sealType?: string | null;
   sealed: boolean;
   threshold: number;
   shares: number;
@@ -70,9 +73,15 @@ export function registerOperatorCommands(program: Command): void {
     .action(async (opts: { shares: number; threshold: number }, cmd: Command) => {
       if (opts.threshold > opts.shares) cmd.error('error: --threshold cannot be larger than --shares', { exitCode: 2 });
       const { client, format } = runtime(cmd);
-      const res = await client.post<InitResponse>('/v1/sys/init', { shares: opts.shares, threshold: opts.threshold });
+      // The pkcs11 seal issues no shares: the HSM key wraps the root key.
+      const pkcs11 = (await client.get<SealStatus>('/v1/sys/seal-status')).sealType === 'pkcs11';
+      const res = await client.post<InitResponse>('/v1/sys/init', pkcs11 ? {} : { shares: opts.shares, threshold: opts.threshold });
       if (format === 'json') {
         printJson(res);
+      } else if (pkcs11) {
+        printLine(`Root token: ${res.rootToken}`);
+        printLine();
+        printLine(`No unseal shares: ${res.message ?? 'the HSM wraps the root key'}`);
       } else {
         res.shares.forEach((share, i) => printLine(`Unseal share ${i + 1}: ${share}`));
         printLine();
@@ -81,7 +90,7 @@ export function registerOperatorCommands(program: Command): void {
         printLine(`To unseal Keywarden (now and after every restart), submit ${res.threshold} of these shares,`);
         printLine('one per run of: keywarden operator unseal   (it reads the share from stdin)');
       }
-      process.stderr.write(ONCE_WARNING);
+      process.stderr.write(pkcs11 ? '\nThe root token is shown ONLY ONCE.\n' : ONCE_WARNING);
     });
 
   operator
@@ -144,5 +153,56 @@ export function registerOperatorCommands(program: Command): void {
       const res = await client.post<{ sealed: boolean }>('/v1/sys/seal');
       if (format === 'json') return printJson(res);
       printLine(res.sealed ? 'Sealed' : 'Not sealed');
+    });
+
+  operator
+    .command('migrate-seal')
+    .description('Move a STOPPED server\'s data between the shamir and pkcs11 seals (rewraps only the root key)')
+    .requiredOption('--data <path>', 'the SQLite database file (storage.path)')
+    .addOption(new Option('--to <seal>', 'the new seal').choices(['pkcs11', 'shamir']).makeOptionMandatory())
+    .option('--config <file>', 'server config with the hsm section (and seal.keyLabel): needed when the HSM is either side')
+    .option('--share <share>', 'a current unseal share (repeatable; prefer stdin, one per line)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--shares <n>', 'shamir: number of new unseal shares', intParser(1, 255), 5)
+    .option('--threshold <n>', 'shamir: number of new shares needed to unseal', intParser(1, 255), 3)
+    .action(async (opts: { data: string; to: 'pkcs11' | 'shamir'; config?: string; share: string[]; shares: number; threshold: number }, cmd: Command) => {
+      const { format } = runtime(cmd, { token: false });
+      if (opts.to === 'shamir' && opts.threshold > opts.shares) cmd.error('error: --threshold cannot be larger than --shares', { exitCode: 2 });
+      if (opts.to === 'pkcs11' && opts.config === undefined) cmd.error('error: --to pkcs11 needs --config (the hsm section)', { exitCode: 2 });
+      // Loaded only here: this command works on the data directly (server stopped), not over HTTP.
+      const [{ migrateSeal }, { loadConfig }, { createPkcs11Hsm }, { DEFAULT_HSM_SEAL_KEY_LABEL }] = await Promise.all([
+        import('../../main.js'),
+        import('../../config/config.js'),
+        import('../../hsm/pkcs11/index.js'),
+        import('../../seal/seal.service.js'),
+      ]);
+      const config = opts.config === undefined ? undefined : loadConfig(opts.config);
+      const hsm = config?.hsm ? createPkcs11Hsm(config.hsm) : undefined;
+      try {
+        // Current shares come from the flags or stdin (one per line) when the data is shamir-sealed.
+        const fromStdin = opts.share.length === 0 && !process.stdin.isTTY && opts.to === 'pkcs11'
+          ? (await readStdin()).toString('utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
+          : [];
+        const keyLabel = config?.seal.type === 'pkcs11' && config.seal.keyLabel !== undefined ? config.seal.keyLabel : DEFAULT_HSM_SEAL_KEY_LABEL;
+        const res = await migrateSeal({
+          storage: { type: 'sqlite', path: resolve(opts.data) },
+          to: opts.to === 'pkcs11' ? { type: 'pkcs11', keyLabel } : { type: 'shamir', shares: opts.shares, threshold: opts.threshold },
+          currentShares: [...opts.share, ...fromStdin],
+          ...(hsm && { hsm }),
+        });
+        if (format === 'json') return printJson(res);
+        printLine(`Migrated the seal from ${res.from} to ${res.to}; the root key and every key are unchanged.`);
+        if (res.to === 'shamir') {
+          printLine();
+          res.shares.forEach((share, i) => printLine(`Unseal share ${i + 1}: ${share}`));
+          printLine();
+          printLine(`Set seal.type: shamir in the server config; unseal with ${res.threshold} of these shares.`);
+          process.stderr.write(ONCE_WARNING);
+        } else {
+          printLine(`The root key is wrapped by the HSM key "${res.keyLabel}". Set seal.type: pkcs11 in the server config;`);
+          printLine('the old unseal shares no longer unseal this data.');
+        }
+      } finally {
+        await hsm?.close();
+      }
     });
 }

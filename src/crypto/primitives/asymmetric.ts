@@ -354,6 +354,11 @@ export function checkSignature(scheme: SignatureScheme, publicSpki: Buffer, data
   }
 }
 
+/** The SHA-2 digest of `data` (for signatures whose private key signs digests elsewhere: an HSM). */
+export function digest(hash: HashName, data: Buffer): Buffer {
+  return createHash(hash).update(data).digest();
+}
+
 // ---- MAC, encryption, key wrap ----
 /** HMAC (RFC 2104) with SHA-2 (FIPS 180-4). */
 export function hmac(hash: HashName, key: Buffer, data: Buffer): Buffer {

@@ -55,6 +55,7 @@ function versionFromRow(row: Row): KeyVersionRecord {
     usageCount: row.usage_count as number,
     lastUsedAt: row.last_used_at as number | null,
     destroyedAt: row.destroyed_at as number | null,
+    hsmLabel: (row.hsm_label as string | null) ?? null,
   };
 }
 
@@ -85,7 +86,7 @@ const keyParams = (k: KeyRecord) => ({
   protection: k.protection,
 });
 
-const versionParams = (v: KeyVersionRecord) => ({ ...v, publicKey: v.publicKey ?? null });
+const versionParams = (v: KeyVersionRecord) => ({ ...v, publicKey: v.publicKey ?? null, hsmLabel: v.hsmLabel ?? null });
 
 const DUE_COLUMN: Record<DueKind, string> = {
   rotation: 'next_rotation_at',
@@ -119,8 +120,8 @@ export class SqliteKeyStore implements KeyStore {
          WHERE id = @id`,
       ),
       insertVersion: db.prepare(
-        `INSERT INTO key_versions (key_id, version, state, created_at, wrapped_material, public_key, usage_count, last_used_at, destroyed_at)
-         VALUES (@keyId, @version, @state, @createdAt, @wrappedMaterial, @publicKey, @usageCount, @lastUsedAt, @destroyedAt)`,
+        `INSERT INTO key_versions (key_id, version, state, created_at, wrapped_material, public_key, usage_count, last_used_at, destroyed_at, hsm_label)
+         VALUES (@keyId, @version, @state, @createdAt, @wrappedMaterial, @publicKey, @usageCount, @lastUsedAt, @destroyedAt, @hsmLabel)`,
       ),
       updateVersion: db.prepare(
         `UPDATE key_versions SET state = @state, wrapped_material = @wrappedMaterial, public_key = @publicKey, destroyed_at = @destroyedAt

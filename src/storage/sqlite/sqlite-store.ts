@@ -28,6 +28,8 @@ import { SqliteUserStore } from './sqlite-user-store.js';
 import { writeTx } from './tx.js';
 import type { PolicyStore } from '../../policy/policy.store.js';
 import { SqlitePolicyStore } from './sqlite-policy-store.js';
+import type { AccessKeyStore } from '../../auth/access-key.model.js';
+import { SqliteAccessKeyStore } from './sqlite-access-key-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -63,6 +65,7 @@ export class SqliteStore implements Store {
   readonly approvals: ApprovalStore;
   readonly users: UserStore;
   readonly policies: PolicyStore;
+  readonly accessKeys: AccessKeyStore;
   readonly #db: Database.Database;
   readonly #audit: SqliteAuditStore;
 
@@ -88,6 +91,12 @@ export class SqliteStore implements Store {
         `INSERT OR IGNORE INTO seal_config (id, type, shares, threshold, wrapped_root_key, share_digests, share_check_salt, created_at)
          VALUES (1, @type, @shares, @threshold, @wrappedRootKey, @shareDigests, @shareCheckSalt, @createdAt)`,
       ),
+      // Seal migration: one statement (one transaction), only over the config the caller read.
+      replaceSeal: db.prepare(
+        `UPDATE seal_config SET type = @type, shares = @shares, threshold = @threshold, wrapped_root_key = @wrappedRootKey,
+           share_digests = @shareDigests, share_check_salt = @shareCheckSalt, created_at = @createdAt
+         WHERE id = 1 AND type = @previousType AND wrapped_root_key = @previousWrapped`,
+      ),
       insertToken: db.prepare(
         `INSERT OR IGNORE INTO tokens (hash, accessor, kind, display_name, created_at)
          VALUES (@hash, @accessor, @kind, @displayName, @createdAt)`,
@@ -106,6 +115,7 @@ export class SqliteStore implements Store {
     this.approvals = new SqliteApprovalStore(db);
     this.users = new SqliteUserStore(db);
     this.policies = new SqlitePolicyStore(db);
+    this.accessKeys = new SqliteAccessKeyStore(db);
 
     this.seal = {
       getSealConfig: async () => {
@@ -123,6 +133,8 @@ export class SqliteStore implements Store {
       },
       createSealConfig: async (c) =>
         q.insertSeal.run({ ...c, shareDigests: JSON.stringify(c.shareDigests) }).changes === 1,
+      replaceSealConfig: async (prev, c) =>
+        q.replaceSeal.run({ ...c, shareDigests: JSON.stringify(c.shareDigests), previousType: prev.type, previousWrapped: prev.wrappedRootKey }).changes === 1,
     };
 
     this.tokens = {

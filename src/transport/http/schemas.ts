@@ -285,6 +285,13 @@ export const SealStatusOut = Type.Object({
   threshold: Type.Integer(),
   shares: Type.Integer(),
   progress: Type.Integer(),
+  sealReason: Type.Optional(Str({ description: 'pkcs11 seal: why auto-unseal has not succeeded yet' })),
+});
+export const HsmHealthOut = Type.Object({
+  ok: Type.Boolean(),
+  latencyMs: Type.Union([Type.Number(), Type.Null()]),
+  tokenLabel: Str(),
+  error: Type.Optional(Str()),
 });
 export const HealthOut = Type.Object({
   initialized: Type.Boolean(),
@@ -292,6 +299,8 @@ export const HealthOut = Type.Object({
   sealType: Type.Union([Str(), Type.Null()]),
   version: Str(),
   serverTime: Str({ format: 'date-time' }),
+  sealReason: Type.Optional(Str({ description: 'pkcs11 seal: why auto-unseal has not succeeded yet' })),
+  hsm: Type.Optional(HsmHealthOut),
 });
 export const SealedOut = Type.Object({ sealed: Type.Boolean() });
 export const RevokeRootOut = Type.Object({ revoked: Type.Integer({ description: 'How many root tokens were revoked' }) });
@@ -309,11 +318,12 @@ export const GenerateRootUpdateBody = Type.Object(
   { nonce: Type.String({ minLength: 1, maxLength: 64 }), share: Type.String({ minLength: 1, maxLength: 256 }) },
   { additionalProperties: false },
 );
+/** shares and threshold: required for the shamir seal, refused for the pkcs11 seal (no shares). */
 export const InitBody = Type.Object(
-  { shares: Type.Integer({ minimum: 1, maximum: 255 }), threshold: Type.Integer({ minimum: 1, maximum: 255 }) },
+  { shares: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })), threshold: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })) },
   { additionalProperties: false },
 );
-export const InitOut = Type.Object({ shares: Type.Array(Str()), rootToken: Str(), threshold: Type.Integer() });
+export const InitOut = Type.Object({ shares: Type.Array(Str()), rootToken: Str(), threshold: Type.Integer(), message: Type.Optional(Str()) });
 export const UnsealBody = Type.Object(
   { share: Type.Optional(Str({ maxLength: 1024 })), reset: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },

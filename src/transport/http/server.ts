@@ -19,6 +19,8 @@ import { registerApprovalRoutes } from './routes/approval.routes.js';
 import { registerAuditRoutes } from './routes/audit.routes.js';
 import { registerPolicyRoutes } from './routes/policy.routes.js';
 import { registerComplianceRoutes } from './routes/compliance.routes.js';
+import { registerAccessKeyRoutes } from './routes/access-key.routes.js';
+import { registerAwsRoutes } from '../aws/aws.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
 
@@ -194,6 +196,9 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerAuditRoutes(app, deps);
   registerPolicyRoutes(app, deps);
   registerComplianceRoutes(app, deps);
+  registerAccessKeyRoutes(app, deps);
+  // The AWS KMS-compatible API (AWS JSON 1.1, SigV4) on the same listener: POST / with X-Amz-Target.
+  registerAwsRoutes(app, deps);
 
   return app;
 }

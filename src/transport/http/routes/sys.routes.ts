@@ -8,13 +8,13 @@ const tags = ['sys'];
 
 export function registerSysRoutes(app: FastifyInstance, { ops, sys }: HttpDeps): void {
   app.get('/v1/sys/health', { schema: { tags, security: [], response: { 200: S.HealthOut, 501: S.HealthOut, 503: S.HealthOut } } }, async (_req, reply) => {
-    const h = sys.health();
+    const h = await sys.health();
     reply.code(!h.initialized ? 501 : h.sealed ? 503 : 200);
     return h;
   });
   app.get('/v1/sys/seal-status', { schema: { tags, security: [], response: S.withErrors({ 200: S.SealStatusOut }) } }, async () => sys.sealStatus());
   app.post('/v1/sys/init', { schema: { tags, security: [], body: S.InitBody, response: S.withErrors({ 200: S.InitOut }) } }, async (req) => {
-    const b = req.body as { shares: number; threshold: number };
+    const b = req.body as { shares?: number; threshold?: number };
     return sys.init(b.shares, b.threshold, call(req));
   });
   app.post('/v1/sys/unseal', { schema: { tags, security: [], body: S.UnsealBody, response: S.withErrors({ 200: S.SealStatusOut }) } }, async (req) => {
