@@ -85,12 +85,20 @@ export function auditHmac(key: Buffer): AuditHmac {
   return (purpose, value) => hmacSha256(key, `keywarden-audit/v1/${purpose}\u0000${value}`).toString('hex');
 }
 
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/** String.prototype.isWellFormed (ES2024, in Node 20): false iff the string holds a lone surrogate. */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** A string canonical JSON accepts (well-formed Unicode); throws CanonicalError otherwise. */
 function text<T extends string | null>(v: T, what: string): T {
-  if (v !== null && (typeof v !== 'string' || LONE_SURROGATE.test(v))) throw new CanonicalError(`audit ${what} must be a well-formed string`);
+  if (v !== null && (typeof v !== 'string' || !wellFormed(v))) throw new CanonicalError(`audit ${what} must be a well-formed string`);
   return v;
+}
+
+/** ISO 8601 time of `ms`; the last one is remembered (many events share a millisecond under load). */
+let lastIso = { ms: NaN, iso: '' };
+function isoTime(ms: number): string {
+  if (ms !== lastIso.ms) lastIso = { ms, iso: new Date(ms).toISOString() };
+  return lastIso.iso;
 }
 
 function int(v: number | null, what: string): number | null {
@@ -124,7 +132,7 @@ export function buildEvent(input: AuditEventInput, timeMs: number, hmac: AuditHm
   const p = input.principal;
   const e: AuditEvent = {
     v: 1,
-    time: new Date(timeMs).toISOString(),
+    time: isoTime(timeMs),
     requestId: text(input.requestId, 'requestId'),
     principal: p && { id: text(p.id, 'principal id'), name: text(p.name, 'principal name'), kind: text(p.kind, 'principal kind') },
     authMethod: input.authMethod,

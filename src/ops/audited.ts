@@ -94,6 +94,9 @@ function dispose(result: unknown): void {
   else wipe(result);
 }
 
+/** Shared by every event without approvals (never mutated: buildEvent copies the ids). */
+const NO_APPROVALS: readonly string[] = Object.freeze([]);
+
 function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, result: unknown, error: unknown): AuditEventInput {
   const failed = error !== undefined;
   const code = failed ? (isKeywardenError(error) ? error.code : 'Internal') : null;
@@ -104,7 +107,8 @@ function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, r
   const details = failed ? undefined : batchDetails(result);
   const p = f.principal;
   const internal = 'internal' in call ? call.internal : undefined;
-  return {
+  // Built without spread temporaries: this runs once per audited call.
+  const e: AuditEventInput = {
     requestId: call.requestId,
     principal: p ? { id: p.id, name: p.name, kind: p.kind } : null,
     authMethod: authMethodOf(call, f),
@@ -115,12 +119,13 @@ function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, r
     outcome,
     errorCode: code,
     policy: f.policy ?? null,
-    approvalIds: internal ? [internal.approvalRequestId] : [],
-    // A batch's items carry their own contexts: only their counts are recorded.
-    ...(f.context !== undefined && details === undefined ? { encryptionContext: f.context } : {}),
+    approvalIds: internal ? [internal.approvalRequestId] : NO_APPROVALS,
     tokenId: f.tokenId ?? p?.accessor ?? null,
-    ...(details !== undefined ? { details } : {}),
   };
+  // A batch's items carry their own contexts: only their counts are recorded.
+  if (details !== undefined) e.details = details;
+  else if (f.context !== undefined) e.encryptionContext = f.context;
+  return e;
 }
 
 function ledgerFailure(e: unknown): KeywardenError {
