@@ -45,6 +45,7 @@ import { PolicyGate } from './policy/policy-gate.js';
 import { PolicyOps } from './ops/policy.ops.js';
 import { AccessKeyService } from './auth/access-key.service.js';
 import { AccessKeyOps } from './ops/access-key.ops.js';
+import { KeyPolicyService } from './auth/key-policy.service.js';
 import { DEFAULT_AWS, acceptedRegions, type AwsSettings } from './transport/aws/arn.js';
 import type { Hsm } from './hsm/hsm.js';
 import { KeywardenError } from './errors/catalog.js';
@@ -152,9 +153,12 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const audit = <T extends object>(target: T, name: string, unauthenticated: Parameters<typeof audited<T>>[3] = {}) =>
       opts.audit === false ? target : audited(target, ledger, name, unauthenticated);
     const ops = audit(new Ops({ seal, tokens, keys, grants, clock }), 'ops');
-    const admin = audit(new KeyAdminOps({ pipeline: ops.pipeline, keys, clock }), 'key');
+    // AWS key policies: explicit Denies checked by the pipeline after authorization (src/auth/key-policy.ts).
+    const keyPolicies = new KeyPolicyService({ store: store.keyPolicies, clock, accountId: aws.accountId });
+    ops.pipeline.setGates({ keyPolicy: keyPolicies });
+    const admin = audit(new KeyAdminOps({ pipeline: ops.pipeline, keys, clock, keyPolicies }), 'key');
     const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens, sessions });
-    const grantOps = audit(new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts }), 'grant');
+    const grantOps = audit(new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts, retirees: keyPolicies }), 'grant');
     const assertions = new ClientAssertionVerifier({ store: store.principals, clock });
     const users = new UserService({ store: store.users, principals: store.principals, sessions, seal, clock, policy: accessPolicy });
     const reviewer = new AccessReviewer({ grants, keys, principals: store.principals, mfaStatus: () => users.mfaStatus(), clock });

@@ -23,10 +23,12 @@ function importsOf(file: string): string[] {
   return [...src.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1] as string);
 }
 
-const RULES: Array<{ modules: RegExp; allowedUnder: string; what: string }> = [
-  { modules: /^(node:)?crypto$/, allowedUnder: 'src/crypto/primitives/', what: 'node:crypto' },
-  { modules: /^(pkcs11js|graphene-pk11)$/, allowedUnder: 'src/hsm/pkcs11/', what: 'a PKCS#11 binding' },
-  { modules: /^(better-sqlite3|pg|pg-.*)$/, allowedUnder: 'src/storage/', what: 'a database driver' },
+const RULES: Array<{ modules: RegExp; allowedUnder: string[]; what: string }> = [
+  // src/sdk/ is client code shipped on its own: it MUST NOT depend on server internals, so it has
+  // its own node:crypto wrappers (src/sdk/crypto.ts) instead of src/crypto/primitives.
+  { modules: /^(node:)?crypto$/, allowedUnder: ['src/crypto/primitives/', 'src/sdk/'], what: 'node:crypto' },
+  { modules: /^(pkcs11js|graphene-pk11)$/, allowedUnder: ['src/hsm/pkcs11/'], what: 'a PKCS#11 binding' },
+  { modules: /^(better-sqlite3|pg|pg-.*)$/, allowedUnder: ['src/storage/'], what: 'a database driver' },
 ];
 
 test('module boundaries hold for every source file', () => {
@@ -36,12 +38,26 @@ test('module boundaries hold for every source file', () => {
   for (const f of files) {
     for (const imp of importsOf(f)) {
       for (const r of RULES) {
-        if (r.modules.test(imp) && !f.startsWith(r.allowedUnder)) violations.push(`${f} imports ${r.what} (${imp})`);
+        if (r.modules.test(imp) && !r.allowedUnder.some((d) => f.startsWith(d))) violations.push(`${f} imports ${r.what} (${imp})`);
       }
       if (f.startsWith('src/transport/') && /\/storage\//.test(imp)) violations.push(`${f} (a transport) imports storage (${imp})`);
     }
   }
   assert.deepEqual(violations, []);
+});
+
+test('the SDK loads no server code: imports leaving src/sdk/ are type-only', () => {
+  const files = sources(join(root, 'src', 'sdk'));
+  assert.ok(files.length >= 5, 'scanned the SDK');
+  const violations: string[] = [];
+  for (const f of files) {
+    const src = readFileSync(join(root, f), 'utf8');
+    for (const m of src.matchAll(/^(import|export)\s+(type\s+)?[^;]*?from\s+['"](\.\.\/[^'"]+)['"]/gm)) {
+      if (m[2] === undefined) violations.push(`${f} imports ${m[3]} at run time`);
+    }
+  }
+  assert.deepEqual(violations, []);
+  assert.ok(readFileSync(join(root, 'src/sdk/types.ts'), 'utf8').includes("import type * as S from '../transport/http/schemas.js'"), 'the scanner saw the type-only schema imports');
 });
 
 test('the boundary scanner sees imports (self-check)', () => {

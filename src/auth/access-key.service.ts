@@ -1,8 +1,9 @@
 /**
  * AWS access keys: issuing them to principals and authenticating SigV4-signed requests with them
  * (issue 8 §1). The secret is shown once and stored only barrier-wrapped (SigV4 recomputes the
- * signature from the secret, so a hash would not do); it is unwrapped per request, used for the
- * signing-key derivation and zeroized.
+ * signature from the secret, so a hash would not do); it is unwrapped only to derive the day's
+ * signing key and zeroized at once. The record and that signing key are cached per access key
+ * while unsealed, so the SigV4 hot path reads no row and unwraps nothing (see #signingKey).
  *
  * Access keys belong to service accounts and to the bootstrap root identity. Users act through
  * login sessions (the MFA gate refuses a user without one), so they get none.
@@ -32,6 +33,11 @@ import type { Principal } from './token.model.js';
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** How long a principal record read for an access key is reused (as TOKEN_CACHE_TTL_MS). */
 const PRINCIPAL_CACHE_TTL_MS = 1000;
+/**
+ * How long an access key record is reused: a disable or delete in this process drops it at once;
+ * one made by another node is seen within this time (as TOKEN_CACHE_TTL_MS).
+ */
+const RECORD_CACHE_TTL_MS = 1000;
 export const SIGV4_SERVICE = 'kms';
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const MAX_KEYS_PER_PRINCIPAL = 2;
@@ -49,8 +55,22 @@ export interface AccessKeyView {
   createdAt: number;
 }
 
+/**
+ * A derived SigV4 signing key, per access key, for one (date, region, service) scope. It is a
+ * secret (it signs requests for that day): held only while unsealed, zeroized when replaced or
+ * dropped, never logged. `wrapped` is the stored secret it came from, so a re-read record with
+ * another secret never meets a stale key.
+ */
+interface SigningKeyEntry {
+  scope: string;
+  wrapped: Buffer;
+  key: Buffer;
+}
+
 export class AccessKeyService {
   readonly #principals: TtlCache<string, PrincipalRecord | null>;
+  readonly #records: TtlCache<string, AccessKeyRecord | null>;
+  readonly #signingKeys = new Map<string, SigningKeyEntry>();
 
   constructor(
     private readonly d: {
@@ -63,6 +83,58 @@ export class AccessKeyService {
     },
   ) {
     this.#principals = new TtlCache(d.clock, PRINCIPAL_CACHE_TTL_MS);
+    this.#records = new TtlCache(d.clock, RECORD_CACHE_TTL_MS);
+    // Sealing drops every derived signing key (and the records): access keys work only while unsealed.
+    d.seal.onSeal(() => this.#dropAll());
+  }
+
+  #drop(accessKeyId: string): void {
+    this.#records.delete(accessKeyId);
+    const e = this.#signingKeys.get(accessKeyId);
+    if (e !== undefined) {
+      zeroize(e.key);
+      this.#signingKeys.delete(accessKeyId);
+    }
+  }
+
+  #dropAll(): void {
+    this.#records.clear();
+    for (const e of this.#signingKeys.values()) zeroize(e.key);
+    this.#signingKeys.clear();
+  }
+
+  /** The record through the short-lived cache (null: no such key). */
+  async #record(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
+    let r = this.#records.get(accessKeyId);
+    if (r === undefined) {
+      r = (await this.find(accessKeyId)) ?? null;
+      this.#records.set(accessKeyId, r);
+    }
+    return r ?? undefined;
+  }
+
+  /**
+   * The signing key of `rec` for the scope: derived once per (date, region, service) from the
+   * unwrapped secret (zeroized at once), then reused until the date changes, the key is disabled
+   * or deleted, or the server seals. The caller must not zeroize it.
+   */
+  #signingKey(rec: AccessKeyRecord, date: string, region: string, service: string): Buffer {
+    const scope = `${date}/${region}/${service}`;
+    const cached = this.#signingKeys.get(rec.accessKeyId);
+    if (cached !== undefined && cached.scope === scope && cached.wrapped.equals(rec.wrappedSecret)) return cached.key;
+    const secret = barrierUnwrap(this.d.seal.rootKey(), accessKeyPurpose(rec.accessKeyId), rec.wrappedSecret);
+    if (secret === undefined) throw errors.internal();
+    let key: Buffer;
+    try {
+      key = signingKey(secret, date, region, service);
+    } finally {
+      zeroize(secret);
+    }
+    // One scope per access key: a new date (or another region) replaces the old entry.
+    if (cached !== undefined) zeroize(cached.key);
+    if (this.#signingKeys.size >= 10_000 && cached === undefined) this.#dropAll();
+    this.#signingKeys.set(rec.accessKeyId, { scope, wrapped: rec.wrappedSecret, key });
+    return key;
   }
 
   /** The principal an access key is for: a service account by name, or `root`. */
@@ -110,16 +182,20 @@ export class AccessKeyService {
 
   async setStatus(k: AccessKeyRecord, status: AccessKeyStatus): Promise<AccessKeyRecord> {
     await this.d.store.setAccessKeyStatus(k.accessKeyId, status);
+    this.#drop(k.accessKeyId);
     return { ...k, status };
   }
 
   async delete(k: AccessKeyRecord): Promise<void> {
     await this.d.store.deleteAccessKey(k.accessKeyId);
+    this.#drop(k.accessKeyId);
   }
 
   /** Revoking the root identity (revoke-root) also removes root's access keys. */
-  revokeRoot(): Promise<number> {
-    return this.d.store.deleteAccessKeysOf(ROOT_PRINCIPAL_ID);
+  async revokeRoot(): Promise<number> {
+    const n = await this.d.store.deleteAccessKeysOf(ROOT_PRINCIPAL_ID);
+    this.#dropAll();
+    return n;
   }
 
   async view(k: AccessKeyRecord): Promise<AccessKeyView> {
@@ -140,7 +216,7 @@ export class AccessKeyService {
     if (a === undefined) {
       throw refuse('IncompleteSignatureException', 'The Authorization header must be AWS4-HMAC-SHA256 Credential=<id>/<date>/<region>/kms/aws4_request, SignedHeaders=..., Signature=...');
     }
-    const rec = await this.find(a.accessKeyId);
+    const rec = await this.#record(a.accessKeyId);
     if (rec === undefined || rec.status !== 'Active') throw refuse('UnrecognizedClientException', UNKNOWN_KEY);
     if (a.service !== SIGV4_SERVICE || a.terminator !== 'aws4_request' || !this.d.regions.includes(a.region)) {
       throw refuse('InvalidSignatureException', `Credential should be scoped to service kms in a region this server serves (${this.d.regions.join(', ')})`);
@@ -153,16 +229,9 @@ export class AccessKeyService {
       throw refuse('InvalidSignatureException', `Signature expired: the request time ${c.amzDate} is more than 5 minutes from the server's time`);
     }
     if (c.canonicalRequestHash === '') throw refuse('InvalidSignatureException', 'A header listed in SignedHeaders is missing from the request');
-    const secret = barrierUnwrap(this.d.seal.rootKey(), accessKeyPurpose(rec.accessKeyId), rec.wrappedSecret);
-    if (secret === undefined) throw errors.internal();
-    const key = signingKey(secret, a.date, a.region, a.service);
-    let ok: boolean;
-    try {
-      const expected = Buffer.from(signature(key, stringToSign(c.amzDate, credentialScope(a.date, a.region, a.service), c.canonicalRequestHash)), 'hex');
-      ok = constantTimeEqual(expected, Buffer.from(a.signature, 'hex'));
-    } finally {
-      zeroize(secret, key);
-    }
+    const key = this.#signingKey(rec, a.date, a.region, a.service);
+    const expected = Buffer.from(signature(key, stringToSign(c.amzDate, credentialScope(a.date, a.region, a.service), c.canonicalRequestHash)), 'hex');
+    const ok = constantTimeEqual(expected, Buffer.from(a.signature, 'hex'));
     if (!ok) throw refuse('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
     return this.#principal(rec);
   }

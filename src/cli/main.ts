@@ -8,6 +8,7 @@ import { registerApplyCommand } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerComplianceCommands } from './commands/compliance.js';
+import { registerEnvelopeCommands } from './commands/envelope.js';
 import { registerCryptoCommands } from './commands/crypto.js';
 import { registerGrantCommands } from './commands/grant.js';
 import { registerKeyCommands } from './commands/key.js';
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerComplianceCommands(program);
   registerApplyCommand(program);
+  registerEnvelopeCommands(program);
   return program;
 }
 

@@ -625,6 +625,25 @@ export class KeyService {
     }
   }
 
+  /**
+   * DeleteImportedKeyMaterial (as AWS KMS): the imported material of every version is destroyed and
+   * the key returns to PendingImport until material is imported again. Only EXTERNAL keys; a key
+   * already PendingImport has nothing left to delete (accepted, no change).
+   */
+  async deleteImportedMaterial(key: KeyRecord): Promise<KeyRecord> {
+    if (key.origin !== 'EXTERNAL') {
+      throw new KeywardenError('InvalidState', `key ${key.id} was not created for imported material (origin EXTERNAL): it has no imported material to delete`);
+    }
+    if (key.state === 'PendingImport') return key;
+    const now = this.clock.now();
+    const state = transition(key.id, key.state, 'material-expired');
+    const versions = (await this.store.listVersions(key.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
+    const next: KeyRecord = { ...key, state, materialExpiresAt: null, updatedAt: now };
+    await this.#apply({ key: next, versions });
+    this.#dropVersions(key.id);
+    return next;
+  }
+
   // ---- scheduled work -------------------------------------------------------------------------
 
   /** Rotates every key whose automatic rotation is due. Idempotent: a rotated key is no longer due. */

@@ -8,11 +8,13 @@ import { DAY_MS, DELETION_WINDOW_DAYS, type CreateKeyInput, type KeyService, typ
 import type { Classification, Environment } from '../policy/policy.model.js';
 import type { KeyRecord, KeyVersionRecord, RevocationReason } from '../keys/key.model.js';
 import type { Clock } from '../util/clock.js';
+import type { KeyPolicyRecord } from '../auth/key-policy.js';
+import type { KeyPolicyService } from '../auth/key-policy.service.js';
 import type { Call, Pipeline } from './pipeline.js';
 import { LIMITS, requireState } from './ops.js';
 
 export class KeyAdminOps {
-  constructor(private readonly d: { pipeline: Pipeline; keys: KeyService; clock: Clock }) {}
+  constructor(private readonly d: { pipeline: Pipeline; keys: KeyService; clock: Clock; keyPolicies?: KeyPolicyService }) {}
 
   /** Authorizes `action` on the named key (roles and grants, without revealing other keys) and returns it. */
   async #key(call: Call, action: Parameters<Pipeline['begin']>[1], keyRef: string): Promise<KeyRecord> {
@@ -135,6 +137,28 @@ export class KeyAdminOps {
     const key = await this.#key(call, 'key:import', keyRef);
     this.d.pipeline.policy?.checkKey(call, key);
     return this.d.keys.importMaterial(key, importToken, encryptedMaterial, validTo);
+  }
+
+  /** The key's AWS key policy (undefined: none was put), with the key. */
+  async getKeyPolicy(call: Call, keyRef: string): Promise<{ key: KeyRecord; policy: KeyPolicyRecord | undefined }> {
+    const key = await this.#key(call, 'key:describe', keyRef);
+    return { key, policy: await this.#keyPolicies().get(key.id) };
+  }
+
+  /** Puts the key's AWS key policy (validated; its Deny statements are enforced from now on). */
+  async putKeyPolicy(call: Call, keyRef: string, document: string): Promise<KeyPolicyRecord> {
+    const { principal, key } = await this.d.pipeline.beginKey(call, 'key:update', keyRef);
+    return this.#keyPolicies().put(key.id, document, principal);
+  }
+
+  #keyPolicies(): KeyPolicyService {
+    if (this.d.keyPolicies === undefined) throw errors.internal();
+    return this.d.keyPolicies;
+  }
+
+  /** Destroys the imported material of an EXTERNAL key (every version); the key becomes PendingImport. */
+  async deleteImportedMaterial(call: Call, keyRef: string) {
+    return this.d.keys.deleteImportedMaterial(await this.#key(call, 'key:import', keyRef));
   }
 
   /** Export of an `exportable` key's primary material, only wrapped under the caller's RSA public key. */

@@ -11,7 +11,7 @@ import type { Clock } from '../util/clock.js';
 import { parseCiphertext } from '../crypto/aead.js';
 import { uuidToBytes } from '../crypto/ciphertext.js';
 import { contextProblem, type EncryptionContext } from '../crypto/encryption-context.js';
-import { asymmetricEncrypt, checkAlgorithm, spkiToPem, verify } from '../crypto/keyspecs.js';
+import { asymmetricEncrypt, checkAlgorithm, generateMaterial, spkiToPem, verify } from '../crypto/keyspecs.js';
 import { NoncePool, randomBytes } from '../crypto/primitives/index.js';
 import { zeroize } from '../crypto/secret-bytes.js';
 import { KeywardenError, errors, isKeywardenError, type ErrorCode } from '../errors/catalog.js';
@@ -54,6 +54,10 @@ export type BatchResult<T> = Array<{ ref: string } & ({ ok: T } | { error: ItemE
 
 export type DataKeySpec = 'AES_128' | 'AES_256';
 const DATA_KEY_BYTES: Record<DataKeySpec, number> = { AES_128: 16, AES_256: 32 };
+
+/** Data key pair specs (AWS names) our primitives generate; ECC_NIST_P521 and ECC_SECG_P256K1 are not offered. */
+export const DATA_KEY_PAIR_SPECS = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384'] as const;
+export type DataKeyPairSpec = (typeof DATA_KEY_PAIR_SPECS)[number];
 
 export type MessageType = 'RAW' | 'DIGEST';
 
@@ -186,6 +190,36 @@ export class Ops {
       return { ...wrapped, plaintext: Buffer.from(dataKey) };
     } finally {
       zeroize(dataKey);
+    }
+  }
+
+  /**
+   * GenerateDataKeyPair: a fresh asymmetric key pair (PUBLIC SPKI DER; private half PKCS#8 DER)
+   * whose private half is returned encrypted under the symmetric KMS key as a normal Keywarden
+   * ciphertext (so decrypt gives it back), and in plaintext once unless withPlaintext is false.
+   * Same action, key rules and version-crypto path as generateDataKey.
+   */
+  async generateDataKeyPair(
+    call: Call,
+    keyRef: string,
+    pairSpec: string,
+    context?: EncryptionContext,
+    withPlaintext = true,
+  ): Promise<EncryptResult & { publicKey: Buffer; privateKey?: Buffer; pairSpec: DataKeyPairSpec }> {
+    const { key } = await this.#usable(call, 'key:generate-data-key', keyRef, 'ENCRYPT_DECRYPT', context);
+    if (!(DATA_KEY_PAIR_SPECS as readonly string[]).includes(pairSpec)) {
+      throw errors.validation(`keyPairSpec must be one of ${DATA_KEY_PAIR_SPECS.join(', ')}`);
+    }
+    requireSymmetric(key);
+    const { key: k, primary } = await this.#encryptingVersion(key);
+    const pair = generateMaterial(pairSpec as DataKeyPairSpec);
+    const privateKey = pair.material;
+    try {
+      const wrapped = await this.#encryptWith(k, primary, privateKey, context);
+      const out = { ...wrapped, publicKey: pair.publicKey as Buffer, pairSpec: pairSpec as DataKeyPairSpec };
+      return withPlaintext ? { ...out, privateKey: Buffer.from(privateKey) } : out;
+    } finally {
+      zeroize(privateKey);
     }
   }
 

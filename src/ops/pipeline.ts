@@ -1,6 +1,7 @@
 /**
  * The front half of every use-case (ARCHITECTURE rule 2): seal check -> authenticate -> authorize
- * (roles, grants with their conditions, separation of duties: src/auth/) -> policy (the key's
+ * (roles, grants with their conditions, separation of duties: src/auth/; then the key's AWS key
+ * policy, whose explicit Denies can only take away: src/auth/key-policy.ts) -> policy (the key's
  * per-call rules: src/policy/policy-gate.ts) -> gates (MFA step-up, quorum approval, both also
  * driven by the key's policy scope). Audit (4/10) records what they decided; metrics (10/10) join here.
  */
@@ -68,7 +69,14 @@ export interface PipelineDeps {
   approvals?: CallGate;
   /** The policy stage (per-call rules of the key's scope); absent = no policy. */
   policy?: PolicyGate;
+  /** Key policies (AWS PutKeyPolicy): an explicit Deny naming the principal refuses (src/auth/key-policy.service.ts). */
+  keyPolicy?: KeyPolicyCheck;
   clock?: Clock;
+}
+
+/** Runs after authorization on every key-scoped call; throws PermissionDenied to refuse. */
+export interface KeyPolicyCheck {
+  check(principal: Principal, action: Action, keyId: string): Promise<void>;
 }
 
 /** The first action, key and context a use-case names are the ones its audit event records. */
@@ -88,7 +96,8 @@ export class Pipeline {
   }
 
   /** Late wiring of the gates (they depend on services built after the pipeline). */
-  setGates(g: { mfa?: CallGate; approvals?: CallGate; policy?: PolicyGate }): void {
+  setGates(g: { mfa?: CallGate; approvals?: CallGate; policy?: PolicyGate; keyPolicy?: KeyPolicyCheck }): void {
+    if (g.keyPolicy !== undefined) this.d.keyPolicy = g.keyPolicy;
     if (g.mfa !== undefined) this.d.mfa = g.mfa;
     if (g.approvals !== undefined) this.d.approvals = g.approvals;
     if (g.policy !== undefined) this.d.policy = g.policy;
@@ -149,6 +158,7 @@ export class Pipeline {
     if (call.audit !== undefined) call.audit.keyId ??= key.id;
     const r: Resource = { keyId: key.id, ref: keyRef, context: this.grantContext(call, encryptionContext), key };
     await authorize(principal, action, r, this.d.grants);
+    if (this.d.keyPolicy !== undefined) await this.d.keyPolicy.check(principal, action, key.id);
     this.d.policy?.checkCall(principal, action, call, key, algorithm);
     await this.#gates(principal, action, call, r);
     return { principal, key };
@@ -173,6 +183,7 @@ export class Pipeline {
     noteAction(call, action, keyId, encryptionContext);
     const r: Resource = { keyId, context: this.grantContext(call, encryptionContext) };
     await authorize(principal, action, r, this.d.grants);
+    if (this.d.keyPolicy !== undefined) await this.d.keyPolicy.check(principal, action, keyId);
     const policy = this.d.policy;
     if (policy !== undefined) {
       // The key's record is read only when the policy has per-call or MFA rules (the hot decrypt path stays a lookup-free check).

@@ -8,6 +8,7 @@ import type { ApprovalStore } from '../auth/approval.store.js';
 import type { UserStore } from '../auth/user.store.js';
 import type { PolicyStore } from '../policy/policy.store.js';
 import type { AccessKeyStore } from '../auth/access-key.model.js';
+import type { KeyPolicyStore } from '../auth/key-policy.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -24,6 +25,8 @@ export interface Store {
   readonly policies: PolicyStore;
   /** AWS SigV4 access keys (secrets barrier-wrapped). */
   readonly accessKeys: AccessKeyStore;
+  /** AWS key policies and grant retiring principals (migration 14). */
+  readonly keyPolicies: KeyPolicyStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -55,7 +55,7 @@ describe('key management', () => {
   });
 
   test('CreateKey refuses what Keywarden does not support, with AWS error names', async () => {
-    await rejectsAws(kms.send(new K.CreateKeyCommand({ Policy: '{}' })), 'UnsupportedOperationException', /key policies/);
+    await rejectsAws(kms.send(new K.CreateKeyCommand({ Policy: '{}' })), 'UnsupportedOperationException', /PutKeyPolicy/);
     await rejectsAws(kms.send(new K.CreateKeyCommand({ MultiRegion: true })), 'UnsupportedOperationException');
     await rejectsAws(kms.send(new K.CreateKeyCommand({ KeySpec: 'SM2' as K.KeySpec })), 'UnsupportedOperationException');
     await rejectsAws(kms.send(new K.CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'GENERATE_VERIFY_MAC' })), 'ValidationException');
@@ -332,12 +332,12 @@ describe('identities, grants and authorization', () => {
 });
 
 describe('key policies and import', () => {
-  test('ListKeyPolicies/GetKeyPolicy describe; PutKeyPolicy is UnsupportedOperationException', async () => {
+  test('ListKeyPolicies/GetKeyPolicy describe a key without a policy; a malformed PutKeyPolicy is refused', async () => {
     const id = await newKey();
     assert.deepEqual((await kms.send(new K.ListKeyPoliciesCommand({ KeyId: id }))).PolicyNames, ['default']);
     const p = JSON.parse((await kms.send(new K.GetKeyPolicyCommand({ KeyId: id, PolicyName: 'default' }))).Policy!);
     assert.equal(p.Statement[0].Resource, ARN(id));
-    await rejectsAws(kms.send(new K.PutKeyPolicyCommand({ KeyId: id, PolicyName: 'default', Policy: '{}' })), 'UnsupportedOperationException');
+    await rejectsAws(kms.send(new K.PutKeyPolicyCommand({ KeyId: id, PolicyName: 'default', Policy: '{}' })), 'MalformedPolicyDocumentException');
   });
 
   test('CreateKey Origin EXTERNAL, GetParametersForImport, ImportKeyMaterial, then Encrypt', async () => {

@@ -12,6 +12,7 @@ import { V10_AUDIT_INDEX } from './migrations/v10-audit-index.js';
 import { V11_POLICY } from './migrations/v11-policy.js';
 import { V12_HSM } from './migrations/v12-hsm.js';
 import { V13_AWS } from './migrations/v13-aws.js';
+import { V14_AWS_KEY_POLICY } from './migrations/v14-aws-key-policy.js';
 
 export interface Migration {
   version: number;
@@ -175,4 +176,5 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V11_POLICY,
   V12_HSM,
   V13_AWS,
+  V14_AWS_KEY_POLICY,
 ];

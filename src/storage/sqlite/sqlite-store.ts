@@ -30,6 +30,8 @@ import type { PolicyStore } from '../../policy/policy.store.js';
 import { SqlitePolicyStore } from './sqlite-policy-store.js';
 import type { AccessKeyStore } from '../../auth/access-key.model.js';
 import { SqliteAccessKeyStore } from './sqlite-access-key-store.js';
+import type { KeyPolicyStore } from '../../auth/key-policy.js';
+import { SqliteKeyPolicyStore } from './sqlite-key-policy-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -66,6 +68,7 @@ export class SqliteStore implements Store {
   readonly users: UserStore;
   readonly policies: PolicyStore;
   readonly accessKeys: AccessKeyStore;
+  readonly keyPolicies: KeyPolicyStore;
   readonly #db: Database.Database;
   readonly #audit: SqliteAuditStore;
 
@@ -116,6 +119,7 @@ export class SqliteStore implements Store {
     this.users = new SqliteUserStore(db);
     this.policies = new SqlitePolicyStore(db);
     this.accessKeys = new SqliteAccessKeyStore(db);
+    this.keyPolicies = new SqliteKeyPolicyStore(db);
 
     this.seal = {
       getSealConfig: async () => {

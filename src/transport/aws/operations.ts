@@ -8,7 +8,8 @@ import { KEY_SPEC_USAGES, isKeySpec } from '../../crypto/keyspecs.js';
 import { parseCiphertext } from '../../crypto/aead.js';
 import { zeroize } from '../../crypto/secret-bytes.js';
 import { errors } from '../../errors/catalog.js';
-import type { Call, Ops } from '../../ops/ops.js';
+import { DATA_KEY_PAIR_SPECS, type Call, type Ops } from '../../ops/ops.js';
+import { KEY_POLICY_NAME } from '../../auth/key-policy.js';
 import type { KeyAdminOps } from '../../ops/key-admin.ops.js';
 import type { GrantOps } from '../../ops/grant.ops.js';
 import type { GrantRecord } from '../../auth/principal.model.js';
@@ -134,7 +135,10 @@ const AWS_OPS_OF: Record<string, string[]> = {
 /** A grantee or retiring principal: a Keywarden principal name, or an ARN whose last path segment is one. */
 const principalName = (v: string) => (v.startsWith('arn:') ? (v.split(/[/:]/).pop() ?? v) : v);
 
-function grantOut(c: Ctx, g: GrantRecord, names: Map<string, string>) {
+/** An IAM-style ARN for a Keywarden principal name (how AWS shows grantees and retiring principals). */
+const principalArn = (c: Ctx, name: string) => `arn:aws:iam::${c.accountId}:user/${name}`;
+
+function grantOut(c: Ctx, g: GrantRecord, names: Map<string, string>, retirees: Map<string, string> = new Map()) {
   const constraints = {
     ...(g.conditions.contextIncludes ? { EncryptionContextSubset: g.conditions.contextIncludes } : {}),
     ...(g.conditions.contextEquals ? { EncryptionContextEquals: g.conditions.contextEquals } : {}),
@@ -143,7 +147,8 @@ function grantOut(c: Ctx, g: GrantRecord, names: Map<string, string>) {
     KeyId: g.keyId === null ? undefined : c.arns.key(g.keyId),
     GrantId: g.id,
     CreationDate: seconds(g.createdAt),
-    GranteePrincipal: names.get(g.principalId) ?? g.principalId,
+    GranteePrincipal: principalArn(c, names.get(g.principalId) ?? g.principalId),
+    ...(retirees.has(g.id) ? { RetiringPrincipal: principalArn(c, names.get(retirees.get(g.id) as string) ?? (retirees.get(g.id) as string)) } : {}),
     IssuingAccount: `arn:aws:iam::${c.accountId}:root`,
     Operations: g.operations.flatMap((o) => AWS_OPS_OF[o] ?? []),
     ...(Object.keys(constraints).length > 0 ? { Constraints: constraints } : {}),
@@ -153,7 +158,7 @@ function grantOut(c: Ctx, g: GrantRecord, names: Map<string, string>) {
 export const AWS_OPERATIONS = {
   // ---- key management ------------------------------------------------------------------------
   CreateKey: op('CreateKey', async (c, i) => {
-    if (i.Policy !== undefined) throw unsupported('key policies are not supported: Keywarden authorizes with roles and grants (docs/access-control.md); omit Policy');
+    if (i.Policy !== undefined) throw unsupported('Policy is not supported on CreateKey: create the key, then PutKeyPolicy (docs/aws-compatibility.md)');
     if (i.MultiRegion === true) throw unsupported('multi-Region keys are not supported');
     if (i.KeySpec !== undefined && i.CustomerMasterKeySpec !== undefined) throw errors.validation('give KeySpec or CustomerMasterKeySpec, not both');
     const spec = i.KeySpec ?? i.CustomerMasterKeySpec;
@@ -298,6 +303,19 @@ export const AWS_OPERATIONS = {
     const r = await generateDataKey(c, i, false);
     return { CiphertextBlob: b64(r.ciphertext), KeyId: c.arns.key(r.keyId) };
   }),
+  GenerateDataKeyPair: op('GenerateDataKeyPair', async (c, i) => {
+    noDryRun(i);
+    const r = await generateDataKeyPair(c, i, true);
+    try {
+      return { ...dataKeyPairOut(c, r), PrivateKeyPlaintext: b64(r.privateKey as Buffer) };
+    } finally {
+      zeroize(r.privateKey);
+    }
+  }),
+  GenerateDataKeyPairWithoutPlaintext: op('GenerateDataKeyPair', async (c, i) => {
+    noDryRun(i);
+    return dataKeyPairOut(c, await generateDataKeyPair(c, i, false));
+  }),
   GenerateRandom: op('GenerateRandom', async (c, i) => {
     if (i.NumberOfBytes === undefined) throw errors.validation('NumberOfBytes is required (1 to 1024)');
     const r = await c.ops.random(c.call, i.NumberOfBytes);
@@ -376,7 +394,6 @@ export const AWS_OPERATIONS = {
   // ---- grants -------------------------------------------------------------------------------------
   CreateGrant: op('CreateGrant', async (c, i) => {
     noDryRun(i);
-    if (i.RetiringPrincipal !== undefined) throw unsupported('RetiringPrincipal is not supported: grants are revoked (RevokeGrant, RetireGrant) by holders of grant:revoke');
     const operations = new Set<string>();
     for (const o of i.Operations) {
       const mapped = GRANT_OPS[o];
@@ -389,6 +406,7 @@ export const AWS_OPERATIONS = {
       key: c.arns.keyRef(i.KeyId),
       principal: principalName(i.GranteePrincipal),
       operations: [...operations],
+      ...(i.RetiringPrincipal !== undefined ? { retiringPrincipal: principalName(i.RetiringPrincipal) } : {}),
       ...(k && (k.EncryptionContextEquals || k.EncryptionContextSubset)
         ? { conditions: { ...(k.EncryptionContextEquals ? { contextEquals: k.EncryptionContextEquals } : {}), ...(k.EncryptionContextSubset ? { contextIncludes: k.EncryptionContextSubset } : {}) } }
         : {}),
@@ -398,12 +416,15 @@ export const AWS_OPERATIONS = {
   }),
   ListGrants: op('ListGrants', async (c, i) => {
     const filter = { key: c.arns.keyRef(i.KeyId), ...(i.GranteePrincipal !== undefined ? { principal: principalName(i.GranteePrincipal) } : {}) };
-    let grants = await c.grantOps.list(c.call, filter);
-    if (i.GrantId !== undefined) grants = grants.filter((g) => g.id === i.GrantId);
-    const names = new Map<string, string>();
-    if (i.GranteePrincipal !== undefined) for (const g of grants) names.set(g.principalId, principalName(i.GranteePrincipal));
+    const r = await c.grantOps.listNamed(c.call, filter);
+    const grants = i.GrantId !== undefined ? r.grants.filter((g) => g.id === i.GrantId) : r.grants;
     const p = page(grants, i.Limit, i.Marker);
-    return { Grants: p.items.map((g) => grantOut(c, g, names)), ...p.more };
+    return { Grants: p.items.map((g) => grantOut(c, g, r.names, r.retirees)), ...p.more };
+  }),
+  ListRetirableGrants: op('ListRetirableGrants', async (c, i) => {
+    const r = await c.grantOps.listRetirable(c.call, principalName(i.RetiringPrincipal));
+    const p = page(r.grants, i.Limit, i.Marker);
+    return { Grants: p.items.map((g) => grantOut(c, g, r.names, r.retirees)), ...p.more };
   }),
   RevokeGrant: op('RevokeGrant', async (c, i) => {
     noDryRun(i);
@@ -414,26 +435,35 @@ export const AWS_OPERATIONS = {
     noDryRun(i);
     if (i.GrantToken !== undefined) {
       if (i.KeyId !== undefined || i.GrantId !== undefined) throw errors.validation('give GrantToken, or KeyId and GrantId');
-      await c.grantOps.revoke(c.call, grantIdOfToken(i.GrantToken));
+      await c.grantOps.retire(c.call, grantIdOfToken(i.GrantToken));
     } else {
       if (i.KeyId === undefined || i.GrantId === undefined) throw errors.validation('give GrantToken, or KeyId and GrantId');
-      await revokeOnKey(c, i.KeyId, i.GrantId);
+      const ref = c.arns.keyRef(i.KeyId);
+      if (ref.startsWith('alias/')) throw errors.validation('KeyId must be a key id or key ARN');
+      await c.grantOps.retire(c.call, i.GrantId, ref);
     }
     return {};
   }),
 
-  // ---- key policies: Keywarden authorizes with roles and grants ------------------------------------
+  // ---- key policies: stored per key; their explicit Denies are enforced (src/auth/key-policy.ts) ----
   ListKeyPolicies: op('ListKeyPolicies', async (c, i) => {
     await c.admin.describeKey(c.call, c.arns.keyRef(i.KeyId));
-    return { PolicyNames: ['default'], Truncated: false };
+    return { PolicyNames: [KEY_POLICY_NAME], Truncated: false };
   }),
   GetKeyPolicy: op('GetKeyPolicy', async (c, i) => {
-    const k = await c.admin.describeKey(c.call, c.arns.keyRef(i.KeyId));
-    if (i.PolicyName !== undefined && i.PolicyName !== 'default') throw errors.notFound(`key policy ${i.PolicyName}`);
-    return { Policy: JSON.stringify(readOnlyPolicy(c, k)), PolicyName: 'default' };
+    if (i.PolicyName !== undefined && i.PolicyName !== KEY_POLICY_NAME) throw errors.notFound(`key policy ${i.PolicyName}`);
+    const r = await c.admin.getKeyPolicy(c.call, c.arns.keyRef(i.KeyId));
+    return { Policy: r.policy?.document ?? JSON.stringify(defaultPolicy(c, r.key)), PolicyName: KEY_POLICY_NAME };
   }),
-  PutKeyPolicy: op('PutKeyPolicy', async () => {
-    throw unsupported('key policies are not supported: Keywarden authorizes with roles and grants (docs/access-control.md)');
+  PutKeyPolicy: op('PutKeyPolicy', async (c, i) => {
+    if (i.PolicyName !== undefined && i.PolicyName !== KEY_POLICY_NAME) throw errors.validation(`PolicyName must be ${KEY_POLICY_NAME}`);
+    // BypassPolicyLockoutSafetyCheck changes nothing: a key policy never refuses the root identity, so it cannot lock a key out.
+    await c.admin.putKeyPolicy(c.call, c.arns.keyRef(i.KeyId), i.Policy);
+    return {};
+  }),
+  DeleteImportedKeyMaterial: op('KeyOnly', async (c, i) => {
+    await c.admin.deleteImportedMaterial(c.call, c.arns.keyRef(i.KeyId));
+    return {};
   }),
 
   // ---- import -----------------------------------------------------------------------------------------
@@ -477,8 +507,20 @@ async function revokeOnKey(c: Ctx, keyId: string, grantId: string): Promise<void
   await c.grantOps.revoke(c.call, grantId);
 }
 
-/** A descriptive, read-only stand-in for AWS's default key policy (Keywarden's roles and grants decide). */
-function readOnlyPolicy(c: Ctx, k: KeyRecord) {
+/** Data key pair specs AWS names that Keywarden does not generate (the others fail validation). */
+const UNSUPPORTED_PAIR_SPECS = new Set(['ECC_NIST_P521', 'ECC_SECG_P256K1', 'SM2']);
+
+async function generateDataKeyPair(c: Ctx, i: In<'GenerateDataKeyPair'>, withPlaintext: boolean) {
+  if (UNSUPPORTED_PAIR_SPECS.has(i.KeyPairSpec)) throw unsupported(`KeyPairSpec ${i.KeyPairSpec} is not supported (supported: ${DATA_KEY_PAIR_SPECS.join(', ')})`);
+  return c.ops.generateDataKeyPair(c.call, c.arns.keyRef(i.KeyId), i.KeyPairSpec, i.EncryptionContext, withPlaintext);
+}
+
+function dataKeyPairOut(c: Ctx, r: { ciphertext: Buffer; publicKey: Buffer; keyId: string; pairSpec: string }) {
+  return { PrivateKeyCiphertextBlob: b64(r.ciphertext), PublicKey: b64(r.publicKey), KeyId: c.arns.key(r.keyId), KeyPairSpec: r.pairSpec };
+}
+
+/** The document GetKeyPolicy returns for a key without a policy: descriptive (Keywarden's roles and grants decide). */
+function defaultPolicy(c: Ctx, k: KeyRecord) {
   return {
     Version: '2012-10-17',
     Id: 'keywarden-default',
@@ -489,7 +531,7 @@ function readOnlyPolicy(c: Ctx, k: KeyRecord) {
         Principal: { AWS: `arn:aws:iam::${c.accountId}:root` },
         Action: 'kms:*',
         Resource: c.arns.key(k.id),
-        Condition: { 'keywarden:authorization': 'roles and grants (docs/access-control.md); this document is informational and cannot be changed' },
+        Condition: { 'keywarden:authorization': 'roles and grants (docs/access-control.md) decide; PutKeyPolicy Deny statements can only take away (docs/aws-compatibility.md)' },
       },
     ],
   };

@@ -264,6 +264,22 @@ export const DataKeyBody = Type.Object(
 );
 export const DataKeyOut = Type.Object({ plaintext: Type.Optional(Str()), ciphertext: Str(), ...Versioned });
 
+export const DataKeyPairBody = Type.Object(
+  {
+    keyPairSpec: Type.Union(['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384'].map((s) => Type.Literal(s)), { description: 'the data key pair to generate' }),
+    includePlaintext: Type.Optional(Type.Boolean({ default: true })),
+    context: Type.Optional(Context),
+  },
+  { additionalProperties: false },
+);
+export const DataKeyPairOut = Type.Object({
+  publicKey: Str({ description: 'SPKI DER, base64' }),
+  privateKey: Type.Optional(Str({ description: 'PKCS#8 DER, base64 (once; omitted when includePlaintext is false)' })),
+  ciphertext: Str({ description: 'the PKCS#8 private key encrypted under the KMS key: decrypt gives it back' }),
+  keyPairSpec: Str(),
+  ...Versioned,
+});
+
 export const ReEncryptBody = Type.Object(
   {
     ciphertext: B64('Ciphertext to re-encrypt'),

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../../../errors/catalog.js';
+import { zeroize } from '../../../crypto/secret-bytes.js';
 import type { BatchResult } from '../../../ops/ops.js';
 import type { HttpDeps } from '../server.js';
 import * as S from '../schemas.js';
@@ -54,6 +55,16 @@ export function registerCryptoRoutes(app: FastifyInstance, { ops }: HttpDeps): v
   app.post('/v1/keys/:keyRef/data-key', keyRoute(S.DataKeyBody, S.DataKeyOut), async (req) => {
     const r = await ops.generateDataKey(call(req), (req.params as KeyParams).keyRef, (req.body ?? {}) as S.DataKeyBodyT);
     return { ...(r.plaintext ? { plaintext: b64(r.plaintext) } : {}), ...encoded(r) };
+  });
+
+  app.post('/v1/keys/:keyRef/data-key-pair', keyRoute(S.DataKeyPairBody, S.DataKeyPairOut), async (req) => {
+    const b = req.body as { keyPairSpec: string; includePlaintext?: boolean; context?: Record<string, string> };
+    const r = await ops.generateDataKeyPair(call(req), (req.params as KeyParams).keyRef, b.keyPairSpec, b.context, b.includePlaintext !== false);
+    try {
+      return { publicKey: b64(r.publicKey), ...(r.privateKey ? { privateKey: b64(r.privateKey) } : {}), keyPairSpec: r.pairSpec, ...encoded(r) };
+    } finally {
+      zeroize(r.privateKey);
+    }
   });
 
   app.post('/v1/re-encrypt', { schema: { tags, body: S.ReEncryptBody, response: S.withErrors({ 200: S.ReEncryptOut }) } }, async (req) => {
