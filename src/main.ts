@@ -26,8 +26,10 @@ import { KeyAdminOps } from './ops/key-admin.ops.js';
 import { LedgerService } from './audit/ledger.service.js';
 import { AuditOps } from './ops/audit.ops.js';
 import { ComplianceOps } from './ops/compliance.ops.js';
-import { attachSinks, closeSinks, createSinks, type AuditSink, type SinksConfig } from './audit/sinks/index.js';
+import { attachSinks, closeSinks, createSinks, sinkStats, type AuditSink, type SinksConfig } from './audit/sinks/index.js';
 import { audited } from './ops/audited.js';
+import { MAX_PENDING_COUNTED, Metrics } from './ops/metrics.js';
+import { MetricsOps } from './ops/metrics.ops.js';
 import { Scheduler } from './jobs/scheduler.js';
 import { hostname } from 'node:os';
 import { SysOps } from './ops/sys.ops.js';
@@ -105,6 +107,8 @@ export interface Keywarden {
   ledger: LedgerService;
   /** The configured audit sinks (their stats feed metrics). */
   sinks: readonly AuditSink[];
+  /** This instance's Prometheus registry and its counters (GET /v1/sys/metrics). */
+  metrics: Metrics;
   /** The pkcs11 seal's auto-unseal (idle for other seals). */
   autoUnseal: AutoUnseal;
   close(): Promise<void>;
@@ -149,9 +153,21 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const ledger = new LedgerService({ store: store.audit, seal, clock }, { onError: (e) => opts.logger && opts.logger.error({ err: e }, 'audit ledger checkpoint failed') });
     // Witnessing: each sink gets every committed event and every signed checkpoint, off the commit path.
     attachSinks(ledger, sinks);
+    // Metrics read the services at scrape time; use-case counters come from the audit stage below.
+    const hsmStats = opts.hsm as { stats?: () => { calls: number; errors: number; latencyMsSum: number; reconnects: number } } | undefined;
+    const metrics = new Metrics({
+      clock,
+      version: VERSION,
+      listKeys: (limit, after) => keys.list(limit, after),
+      keyCache: () => keys.cacheStats(),
+      pendingApprovals: async () => (await store.approvals.listRequests({ status: 'pending', limit: MAX_PENDING_COUNTED })).length,
+      ledger: () => ledger.stats(),
+      sinks: () => sinkStats(sinks),
+      ...(typeof hsmStats?.stats === 'function' && { hsm: hsmStats.stats.bind(hsmStats) }),
+    });
     // The audit stage: every use-case of these classes records one event, awaited before its result leaves.
     const audit = <T extends object>(target: T, name: string, unauthenticated: Parameters<typeof audited<T>>[3] = {}) =>
-      opts.audit === false ? target : audited(target, ledger, name, unauthenticated);
+      opts.audit === false ? target : audited(target, ledger, name, unauthenticated, metrics.observeOperation);
     const ops = audit(new Ops({ seal, tokens, keys, grants, clock }), 'ops');
     // AWS key policies: explicit Denies checked by the pipeline after authorization (src/auth/key-policy.ts).
     const keyPolicies = new KeyPolicyService({ store: store.keyPolicies, clock, accountId: aws.accountId });
@@ -196,7 +212,9 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
     if (opts.startJobs) scheduler.start();
     const rootGeneration = new RootGenerationService({ seal, tokens, principals: store.principals, clock });
-    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration, ...(opts.hsm && { hsm: opts.hsm }) }), 'sys', {
+    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration, ...(opts.hsm && { hsm: opts.hsm }),
+      readiness: { pingStore: () => store.schemaVersion(), ledger: () => ledger.stats(), sinks: () => sinkStats(sinks) },
+    }), 'sys', {
       init: { operation: 'sys:init', facts: 2, authMethod: 'none' },
       unseal: { operation: 'sys:unseal', facts: 1, authMethod: 'none' },
       resetUnseal: { operation: 'sys:unseal-reset', facts: 0, authMethod: 'none' },
@@ -207,8 +225,9 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const auditOps = audit(new AuditOps({ pipeline: ops.pipeline, ledger, search: store.audit }), 'audit');
     const accessKeyOps = audit(new AccessKeyOps({ pipeline: ops.pipeline, accessKeys }), 'access-key');
     const compliance = audit(new ComplianceOps({ pipeline: ops.pipeline, keys, grants, policy, clock }), 'compliance');
+    const metricsOps = audit(new MetricsOps({ pipeline: ops.pipeline, metrics }), 'metrics');
     ledger.start();
-    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, accessKeys: accessKeyOps, aws, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, accessKeys: accessKeyOps, metrics: metricsOps, observeHttp: (m, r, s, t) => metrics.observeHttp(m, r, s, t), aws, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -230,6 +249,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       scheduler,
       ledger,
       sinks,
+      metrics,
       autoUnseal,
       async close() {
         if (closed) return;

@@ -63,5 +63,6 @@ test('the SDK loads no server code: imports leaving src/sdk/ are type-only', () 
 test('the boundary scanner sees imports (self-check)', () => {
   assert.ok(importsOf('src/crypto/primitives/index.ts').includes('node:crypto'));
   assert.ok(importsOf('src/storage/sqlite/sqlite-store.ts').includes('better-sqlite3'));
+  assert.ok(importsOf('src/storage/postgres/db.ts').includes('pg'));
   assert.ok(importsOf('src/hsm/pkcs11/module.ts').includes('pkcs11js'));
 });

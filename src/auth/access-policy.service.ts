@@ -17,7 +17,7 @@ export const ACTIONS = [
   'key:create', 'key:describe', 'key:list', 'key:encrypt', 'key:decrypt', 'key:generate-data-key', 'key:re-encrypt',
   'key:rotate', 'key:update', 'key:enable', 'key:disable', 'key:schedule-deletion', 'key:cancel-deletion', 'key:revoke',
   'key:versions', 'key:tag', 'key:alias', 'key:import', 'key:export', 'key:sign', 'key:verify', 'key:public-key', 'key:mac',
-  'key:verify-mac', 'key:re-wrap', 'key:report', 'key:purge', 'random:generate', 'sys:seal', 'sys:jobs', 'principal:read',
+  'key:verify-mac', 'key:re-wrap', 'key:report', 'key:purge', 'random:generate', 'sys:seal', 'sys:jobs', 'sys:metrics', 'principal:read',
   'principal:manage', 'principal:bind', 'grant:read', 'grant:manage', 'grant:revoke', 'token:revoke', 'request:create',
   'request:read', 'request:approve', 'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root', 'principal:self',
   'audit:read',

@@ -37,6 +37,8 @@ export type Action =
   | 'random:generate'
   | 'sys:seal'
   | 'sys:jobs'
+  /** Scraping the Prometheus metrics (GET /v1/sys/metrics). */
+  | 'sys:metrics'
   | 'principal:read'
   | 'principal:manage'
   /** Binding or unbinding roles (also creating a principal with roles): quorum-approvable. */

@@ -21,10 +21,21 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    storage: Type.Object(
-      { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }), auditFsync: Type.Optional(Type.Union([Type.Literal('interval'), Type.Literal('commit')])) },
-      { additionalProperties: false },
-    ),
+    storage: Type.Union([
+      Type.Object(
+        { type: Type.Literal('sqlite'), path: Type.String({ minLength: 1 }), auditFsync: Type.Optional(Type.Union([Type.Literal('interval'), Type.Literal('commit')])) },
+        { additionalProperties: false },
+      ),
+      /** PostgreSQL (docs/configuration.md): the URL's password is never logged. */
+      Type.Object(
+        {
+          type: Type.Literal('postgres'),
+          url: Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user:password@host:port/database' }),
+          pool: Type.Optional(Type.Object({ max: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }, { additionalProperties: false })),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
     seal: Type.Union([
       Type.Object({ type: Type.Literal('shamir') }, { additionalProperties: false }),
       /** The root key is wrapped by a non-extractable AES key in the HSM (section `hsm`); auto-unseal at start. */
@@ -113,7 +124,8 @@ export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
   if ('certFile' in config.listen.tls) {
     config.listen.tls = { certFile: abs(config.listen.tls.certFile), keyFile: abs(config.listen.tls.keyFile) };
   }
-  config.storage.path = abs(config.storage.path);
+  if (config.storage.type === 'sqlite') config.storage.path = abs(config.storage.path);
+  else if (!URL.canParse(config.storage.url)) throw new ConfigError('invalid config at storage.url: not a URL');
   if (config.hsm) {
     if ((config.hsm.pin === undefined) === (config.hsm.pinEnv === undefined)) throw new ConfigError('invalid config at hsm: give exactly one of pin and pinEnv');
     config.hsm.library = abs(config.hsm.library);

@@ -151,6 +151,8 @@ export class KeyService {
   readonly #records: TtlCache<string, KeyRecord>;
   /** Rotations in flight per key, so that concurrent triggers rotate once. */
   readonly #rotating = new Map<string, Promise<KeyRecord>>();
+  /** Lookups answered from the caches and from the store (metrics: key cache hit ratio). */
+  readonly #cacheStats = { material: { hits: 0, misses: 0 }, records: { hits: 0, misses: 0 } };
 
   constructor(
     private readonly store: KeyStore,
@@ -229,7 +231,11 @@ export class KeyService {
   /** Resolves a key id or `alias/...` name; NotFound when neither exists. */
   async resolve(idOrAlias: string): Promise<KeyRecord> {
     const cached = this.#records.get(idOrAlias);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#cacheStats.records.hits++;
+      return cached;
+    }
+    this.#cacheStats.records.misses++;
     let id: string | undefined = idOrAlias;
     if (idOrAlias.startsWith('alias/')) {
       id = await this.store.resolveAlias(idOrAlias);
@@ -245,10 +251,20 @@ export class KeyService {
   /** Looks a key up by id; undefined when absent (decrypt maps that to InvalidCiphertext). */
   async findById(id: string): Promise<KeyRecord | undefined> {
     const cached = this.#records.get(id);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#cacheStats.records.hits++;
+      return cached;
+    }
+    this.#cacheStats.records.misses++;
     const key = await this.store.getKey(id);
     if (key !== undefined) this.#records.set(id, key);
     return key;
+  }
+
+  /** Cache hits and misses since start: `material` (unwrapped versions), `records` (key lookups). */
+  cacheStats(): { material: { hits: number; misses: number }; records: { hits: number; misses: number } } {
+    const { material, records } = this.#cacheStats;
+    return { material: { ...material }, records: { ...records } };
   }
 
   list(limit: number, after?: { createdAt: number; id: string }, scope: { classification?: Classification; environment?: Environment } = {}): Promise<KeyRecord[]> {
@@ -270,7 +286,11 @@ export class KeyService {
   async handle(keyId: string, version: number): Promise<VersionHandle | undefined> {
     const cacheKey = `${keyId}:${version}`;
     const cached = this.#handles.get(cacheKey);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#cacheStats.material.hits++;
+      return cached;
+    }
+    this.#cacheStats.material.misses++;
     const rootKey = this.seal.rootKey();
     const record = await this.store.getVersion(keyId, version);
     if (record === undefined) return undefined;

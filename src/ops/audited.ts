@@ -50,6 +50,13 @@ export interface AuditLedger {
   append(input: AuditEventInput): Promise<{ index: number }>;
 }
 
+/**
+ * Told of every audited use-case once its event is recorded (metrics): the operation and outcome
+ * of its event (Internal when the event could not be recorded) and how long it took, in seconds
+ * of the monotonic clock (performance.now), the audit append included. MUST NOT throw or block.
+ */
+export type OperationObserver = (operation: string, outcome: Outcome, seconds: number) => void;
+
 /** Refusals by access control and policy; every other error code is a failure. */
 const DENY_CODES = new Set(['Unauthenticated', 'PermissionDenied', 'MfaRequired', 'ApprovalRequired', 'LockedOut', 'PolicyViolation']);
 
@@ -139,10 +146,17 @@ function ledgerFailure(e: unknown): KeywardenError {
  * `target` with every use-case audited into `ledger`. `name` prefixes the fallback operation
  * (`<name>:<method>`) of a use-case refused before the pipeline named its action.
  */
-export function audited<T extends object>(target: T, ledger: AuditLedger, name: string, unauthenticated: { [K in keyof T]?: UnauthenticatedSpec } = {}): T {
+export function audited<T extends object>(
+  target: T,
+  ledger: AuditLedger,
+  name: string,
+  unauthenticated: { [K in keyof T]?: UnauthenticatedSpec } = {},
+  observe?: OperationObserver,
+): T {
   const wrapped = new Map<PropertyKey, unknown>();
 
   const run = async (fn: (...a: unknown[]) => unknown, args: unknown[], base: Call | RequestFacts, at: number, op: string, authMethod?: AuthMethod) => {
+    const started = observe === undefined ? 0 : performance.now();
     const facts: AuditFacts = authMethod !== undefined ? { authMethod } : {};
     const c = { ...base, audit: facts };
     args[at] = c;
@@ -153,12 +167,15 @@ export function audited<T extends object>(target: T, ledger: AuditLedger, name: 
     } catch (e) {
       error = e ?? new Error('use-case threw nothing');
     }
+    const event = eventOf(c, facts, op, result, error);
     try {
-      await ledger.append(eventOf(c, facts, op, result, error));
+      await ledger.append(event);
     } catch (e) {
       dispose(result);
+      if (observe !== undefined) observe(event.operation, 'error', (performance.now() - started) / 1000);
       throw ledgerFailure(e);
     }
+    if (observe !== undefined) observe(event.operation, event.outcome, (performance.now() - started) / 1000);
     if (error !== undefined) throw error;
     return result;
   };

@@ -12,6 +12,8 @@ import type { Clock } from '../util/clock.js';
 import type { Hsm, HsmHealth } from '../hsm/hsm.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import type { RequestFacts } from './audited.js';
+import type { LedgerStats } from '../audit/ledger.service.js';
+import type { SinkStats } from '../audit/sinks/sink.js';
 import type { Call, Pipeline } from './pipeline.js';
 
 export interface Health {
@@ -28,6 +30,42 @@ export interface Health {
 
 /** A health probe must answer even when a network HSM hangs. */
 export const HSM_HEALTH_TIMEOUT_MS = 2_000;
+/** Likewise for the store (a PostgreSQL server that stopped answering). */
+export const STORE_HEALTH_TIMEOUT_MS = 2_000;
+
+/** What the readiness probe reads besides the seal and the HSM (wired by src/main.ts). */
+export interface ReadinessSources {
+  /** A trivial store query (schema version): rejects when the store cannot be reached. */
+  pingStore(): Promise<unknown>;
+  ledger(): LedgerStats;
+  sinks(): Record<string, SinkStats>;
+}
+
+interface Check {
+  ok: boolean;
+  /** Why not ok: a fixed sentence, never a driver message (it could hold a connection URL). */
+  error?: string;
+}
+
+/** GET /v1/sys/health/ready (docs/operations.md): every check, and the status code they add up to. */
+export interface Readiness {
+  ready: boolean;
+  /** 200 ready; 501 not initialized; 503 sealed or a dependency down (429 standby, 472 DR: not used by a single node). */
+  status: 200 | 429 | 472 | 501 | 503;
+  initialized: boolean;
+  sealed: boolean;
+  /** Single node: always the leader (issue 9/10 brings standby nodes). */
+  leader: boolean;
+  /** An audit sink dropped records since the previous probe: reported, but not a reason to stop serving. */
+  degraded: boolean;
+  checks: {
+    store: Check & { latencyMs: number | null };
+    seal: Check;
+    hsm?: HsmHealth;
+    auditLedger: Check & { queued: number; failedBatches: number };
+    auditSinks: Check & { sinks: number; dropping: number };
+  };
+}
 
 export class SysOps {
   constructor(
@@ -41,8 +79,67 @@ export class SysOps {
       scheduler: Scheduler;
       rootGeneration: RootGenerationService;
       hsm?: Hsm;
+      readiness?: ReadinessSources;
     },
   ) {}
+
+  /** Ledger and sink counters at the previous readiness probe: failures are judged since then. */
+  #lastProbe: { transactions: number; failedBatches: number; dropped: Map<string, number> } | undefined;
+
+  /**
+   * Readiness: store reachable, initialized and unsealed, HSM answering (when configured), audit
+   * ledger not failing (no batch failed since the previous probe without one succeeding after it:
+   * use-cases fail closed meanwhile). A sink dropping records makes the node `degraded`, not
+   * unready: the ledger still holds every event, and taking the KMS out of service because a SIEM
+   * is down would turn a monitoring problem into an outage.
+   */
+  async ready(): Promise<Readiness> {
+    const [store, hsm] = await Promise.all([this.#storeCheck(), this.d.hsm ? hsmHealth(this.d.hsm) : undefined]);
+    const s = this.d.seal.status();
+    const seal: Check = !s.initialized
+      ? { ok: false, error: 'not initialized' }
+      : s.sealed
+        ? { ok: false, error: s.sealReason ?? 'sealed' }
+        : { ok: true };
+    const r = this.d.readiness;
+    const ls = r?.ledger() ?? { size: 0, transactions: 0, events: 0, failedBatches: 0, queued: 0 };
+    const sinks = r?.sinks() ?? {};
+    const prev = this.#lastProbe;
+    const ledgerFailing = ls.failedBatches > (prev?.failedBatches ?? 0) && ls.transactions === (prev?.transactions ?? 0);
+    let dropping = 0;
+    for (const [name, st] of Object.entries(sinks)) if (st.dropped > (prev?.dropped.get(name) ?? 0)) dropping++;
+    this.#lastProbe = { transactions: ls.transactions, failedBatches: ls.failedBatches, dropped: new Map(Object.entries(sinks).map(([n, st]) => [n, st.dropped])) };
+    const auditLedger = { ok: !ledgerFailing, queued: ls.queued, failedBatches: ls.failedBatches, ...(ledgerFailing && { error: 'audit batches are failing: operations fail closed' }) };
+    const auditSinks = { ok: dropping === 0, sinks: Object.keys(sinks).length, dropping, ...(dropping > 0 && { error: 'an audit sink is dropping records (its queue is full)' }) };
+    const ready = store.ok && seal.ok && (hsm?.ok ?? true) && auditLedger.ok;
+    return {
+      ready,
+      status: !s.initialized ? 501 : ready ? 200 : 503,
+      initialized: s.initialized,
+      sealed: s.sealed,
+      leader: true,
+      degraded: !auditSinks.ok,
+      checks: { store, seal, ...(hsm && { hsm }), auditLedger, auditSinks },
+    };
+  }
+
+  async #storeCheck(): Promise<Check & { latencyMs: number | null }> {
+    if (this.d.readiness === undefined) return { ok: true, latencyMs: null };
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), STORE_HEALTH_TIMEOUT_MS);
+    });
+    try {
+      const r = await Promise.race([this.d.readiness.pingStore(), timeout]);
+      if (r === 'timeout') return { ok: false, latencyMs: null, error: `the store did not answer within ${STORE_HEALTH_TIMEOUT_MS} ms` };
+      return { ok: true, latencyMs: Math.round((performance.now() - started) * 1000) / 1000 };
+    } catch {
+      return { ok: false, latencyMs: null, error: 'the store could not be reached' };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   async health(): Promise<Health> {
     const hsm = this.d.hsm ? await hsmHealth(this.d.hsm) : undefined;

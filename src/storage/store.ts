@@ -37,4 +37,7 @@ export interface Store {
  * the database's write-ahead log before the call answers (it survives a crash of the process) and
  * fsync'd within 1 s; 'commit': every group commit is fsync'd before the calls answer (slower).
  */
-export type StorageConfig = { type: 'sqlite'; path: string; auditFsync?: 'interval' | 'commit' };
+export type StorageConfig =
+  | { type: 'sqlite'; path: string; auditFsync?: 'interval' | 'commit' }
+  /** `url`: postgres://user:password@host:port/db (the password is never logged); `pool.max`: connections (default 10). */
+  | { type: 'postgres'; url: string; pool?: { max?: number } };

@@ -147,6 +147,7 @@ const SCENARIOS: Partial<Record<Action, Scenario>> = {
     restore: async (t) => void (await bootDevSeal(t.kw.seal, t.dir)),
   },
   'sys:jobs': { run: (t, tok) => t.req('GET', '/v1/sys/jobs', undefined, tok) },
+  'sys:metrics': { run: (t, tok) => t.req('GET', '/v1/sys/metrics', undefined, tok), allowed: (r) => r.status === 200 && /^keywarden_operations_total/m.test(r.json) },
   'sys:revoke-root': {
     run: (t, tok) => t.req('POST', '/v1/sys/root-token/revoke', undefined, tok),
     restore: async (t) => void (t.token = await t.kw.tokens.createRootToken()),

@@ -12,6 +12,7 @@ import type { KeyAdminOps } from '../../ops/key-admin.ops.js';
 import { registerCryptoRoutes } from './routes/crypto.routes.js';
 import { registerKeyRoutes } from './routes/keys.routes.js';
 import { registerSysRoutes } from './routes/sys.routes.js';
+import { registerMonitorRoutes } from './routes/metrics.routes.js';
 import { registerAuthRoutes } from './routes/auth.routes.js';
 import { registerUserRoutes } from './routes/user.routes.js';
 import { registerGrantRoutes } from './routes/grants.routes.js';
@@ -186,6 +187,7 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
     reply.code(status).send(body);
   });
 
+  registerMonitorRoutes(app, deps);
   registerSysRoutes(app, deps);
   registerKeyRoutes(app, deps);
   registerCryptoRoutes(app, deps);
