@@ -2,8 +2,9 @@
  * The data-key cache: reuses a data key for several messages so that encryption does not call the
  * server every time, within limits on age, messages and bytes per data key. Entries are scoped by
  * key(s) and encryption context (a data key wrapped under one context is never used for another).
- * Plaintext keys are zeroized when an entry is evicted; callers get copies, which they zeroize
- * after deriving the message key, so an eviction never pulls a key out from under a message.
+ * Plaintext keys (and their HKDF-Extract, kept so that a cache hit costs one HMAC, not two) are
+ * zeroized when an entry is evicted; callers get copies, which they zeroize after deriving the
+ * message key, so an eviction never pulls a key out from under a message.
  */
 import type { Clock } from './http.js';
 import type { WrappedKey } from './format.js';
@@ -28,12 +29,15 @@ export interface CacheStats {
 export interface CachedMaterials {
   /** A copy of the plaintext data key: the caller zeroizes it. */
   dataKey: Buffer;
+  /** A copy of the data key's HKDF-Extract (format.ts extractKey), when known: the caller zeroizes it. */
+  prk?: Buffer;
   wrappedKeys: WrappedKey[];
   keyId: string;
 }
 
 interface Entry {
   dataKey: Buffer;
+  prk: Buffer | undefined;
   wrappedKeys: WrappedKey[];
   keyId: string;
   expiresAt: number;
@@ -77,7 +81,7 @@ export class DataKeyCache {
     e.messages++;
     e.bytes += bytes;
     this.stats.hits++;
-    const out = { dataKey: Buffer.from(e.dataKey), wrappedKeys: e.wrappedKeys, keyId: e.keyId };
+    const out = { dataKey: Buffer.from(e.dataKey), prk: e.prk && Buffer.from(e.prk), wrappedKeys: e.wrappedKeys, keyId: e.keyId };
     if (e.messages >= this.maxMessages || e.bytes >= this.maxBytes) this.evict(scope); // used up: zeroize now
     else {
       this.entries.delete(scope); // most recently used goes last
@@ -88,11 +92,12 @@ export class DataKeyCache {
 
   /**
    * Stores fresh materials, already used once for `bytes` bytes. The cache takes ownership of
-   * `m.dataKey` (it zeroizes it on eviction, or at once when one message already uses it up).
+   * `m.dataKey` and `m.prk` (it zeroizes them on eviction, or at once when one message already uses them up).
    */
   put(scope: string, m: CachedMaterials, bytes: number, maxAgeMs = this.maxAgeMs): void {
     if (this.maxMessages <= 1 || bytes >= this.maxBytes) {
       m.dataKey.fill(0);
+      m.prk?.fill(0);
       return;
     }
     if (this.entries.has(scope)) this.evict(scope);
@@ -101,6 +106,7 @@ export class DataKeyCache {
     while (this.entries.size >= this.capacity) this.evict(this.entries.keys().next().value as string);
     this.entries.set(scope, {
       dataKey: m.dataKey,
+      prk: m.prk,
       wrappedKeys: m.wrappedKeys,
       keyId: m.keyId,
       expiresAt: now + Math.min(maxAgeMs, this.maxAgeMs),
@@ -118,6 +124,7 @@ export class DataKeyCache {
     const e = this.entries.get(scope);
     if (e === undefined) return;
     e.dataKey.fill(0);
+    e.prk?.fill(0);
     this.entries.delete(scope);
     this.stats.evictions++;
   }

@@ -5,7 +5,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { CachedMaterials, DataKeyCache } from './cache.js';
-import { KEY_BYTES, TAG_BYTES, randomBytes } from './crypto.js';
+import { KEY_BYTES, TAG_BYTES, fillRandomPublic } from './crypto.js';
 import { InvalidMessageError, KeywardenError } from './errors.js';
 import {
   DEFAULT_FRAME_LENGTH,
@@ -16,15 +16,17 @@ import {
   MAX_WRAPPED_KEYS,
   MESSAGE_ID_BYTES,
   NeedMore,
-  canonicalPairs,
-  deriveKeys,
   encodeHeader,
+  extractKey,
+  headerTemplate,
   openHeader,
   openMessage,
   parseCompleteHeader,
   parseHeader,
-  sealMessage,
+  rewrapHeader,
+  sealWithTemplate,
   type Header,
+  type HeaderTemplate,
   type WrappedKey,
 } from './format.js';
 import type { Clock } from './http.js';
@@ -70,10 +72,26 @@ export interface StreamHeader {
 const HINT_TTL_MS = 5 * 60_000;
 
 const toBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-const contextScope = (c: EncryptionContext) => canonicalPairs(c).map(([k, v]) => [k.toString('base64'), v.toString('base64')]);
+/**
+ * The context in a cache scope: its pairs sorted by key (any fixed order will do here; JSON keeps
+ * distinct contexts distinct), so that the order in which a caller lists them does not matter.
+ */
+const contextScope = (c: EncryptionContext) => Object.entries(c).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+const newMessageId = (): Buffer => {
+  const id = Buffer.allocUnsafe(MESSAGE_ID_BYTES);
+  fillRandomPublic(id);
+  return id;
+};
+/** The PRK of cached materials, or derived now (the caller zeroizes it with the data key). */
+const prkOf = (m: CachedMaterials): Buffer => m.prk ?? extractKey(m.dataKey);
 
 export class Envelope {
   private readonly hints = new Map<string, { ms: number | undefined; until: number }>();
+  /**
+   * Header templates of encrypt materials, by their wrapped-keys array (one per data key, kept by
+   * the cache entry): a cache hit with the same scope and frame length reuses the encoded header.
+   */
+  private readonly templates = new WeakMap<WrappedKey[], { scope: string; template: HeaderTemplate }>();
 
   constructor(
     private readonly kw: KeyOperations,
@@ -85,10 +103,20 @@ export class Envelope {
   /** Encrypts `data` into one message (use encryptStream for large data). */
   async encrypt(data: Uint8Array, o: EnvelopeEncryptOptions): Promise<Buffer> {
     const plaintext = toBuffer(data);
-    const m = await this.encryptionMaterials(o, plaintext.length, true);
+    const frameLength = o.frameLength ?? DEFAULT_FRAME_LENGTH;
+    const pending = this.encryptionMaterials(o, plaintext.length, true);
+    const { m, scope, context } = pending instanceof Promise ? await pending : pending; // a cache hit takes no extra turn
+    const prk = prkOf(m);
     try {
-      return sealMessage({ dataKey: m.dataKey, messageId: randomBytes(MESSAGE_ID_BYTES), context: o.context ?? {}, wrappedKeys: m.wrappedKeys, frameLength: o.frameLength ?? DEFAULT_FRAME_LENGTH }, plaintext);
+      // The scope holds the keys and the context: same scope, same header bytes.
+      let t = this.templates.get(m.wrappedKeys);
+      if (t === undefined || t.scope !== scope || t.template.frameLength !== frameLength) {
+        t = { scope, template: headerTemplate({ context: Object.fromEntries(context), wrappedKeys: m.wrappedKeys, frameLength }) };
+        this.templates.set(m.wrappedKeys, t);
+      }
+      return sealWithTemplate(t.template, prk, newMessageId(), plaintext);
     } finally {
+      prk.fill(0);
       m.dataKey.fill(0);
     }
   }
@@ -99,9 +127,11 @@ export class Envelope {
     const { header, length } = parseCompleteHeader(msg);
     checkContext(header.context, o.context);
     const m = await this.decryptionMaterials(header, msg.length - length);
+    const prk = prkOf(m);
     try {
-      return { plaintext: openMessage(msg, header, length, m.dataKey), context: header.context, keyId: m.keyId };
+      return { plaintext: openMessage(msg, header, length, prk), context: header.context, keyId: m.keyId };
     } finally {
+      prk.fill(0);
       m.dataKey.fill(0);
     }
   }
@@ -110,15 +140,16 @@ export class Envelope {
    * Re-wraps the data key of a stored message without touching its body: by default each wrapped
    * key goes under its key's current primary version (POST /v1/keys/{key}/re-wrap, after a
    * rotation); with `key`, the data key is wrapped under these keys instead. The header is
-   * verified first and sealed again (its tag covers the wrapped keys); the frames stay byte for byte.
+   * verified first; only its wrapped keys change (the commitment does not cover them: a wrapped key
+   * that unwraps to another data key fails it), so the commitment and the frames stay byte for byte.
    */
   async rewrap(message: Uint8Array, o: { key?: string | readonly string[] } = {}): Promise<Buffer> {
     const msg = toBuffer(message);
     const { header, length } = parseCompleteHeader(msg);
     const m = await this.decryptionMaterials(header, 0);
-    let messageKey: Buffer | undefined;
+    const prk = prkOf(m);
     try {
-      messageKey = openHeader(header, m.dataKey);
+      openHeader(header, prk).fill(0);
       const keys = o.key === undefined ? undefined : typeof o.key === 'string' ? [o.key] : [...o.key];
       if (keys !== undefined && (keys.length < 1 || keys.length > MAX_WRAPPED_KEYS)) throw new KeywardenError('ValidationError', `give 1 to ${MAX_WRAPPED_KEYS} wrapping keys`);
       const wrappedKeys: WrappedKey[] = [];
@@ -128,9 +159,9 @@ export class Envelope {
         for (const k of keys) wrappedKeys.push(await this.kw.encrypt(k, m.dataKey, header.context));
       }
       const fresh = wrappedKeys.map((w) => ({ keyId: w.keyId, ciphertext: w.ciphertext }));
-      return Buffer.concat([encodeHeader({ ...header, wrappedKeys: fresh }, messageKey), msg.subarray(length)]);
+      return Buffer.concat([rewrapHeader(header, fresh), msg.subarray(length)]);
     } finally {
-      messageKey?.fill(0);
+      prk.fill(0);
       m.dataKey.fill(0);
     }
   }
@@ -144,12 +175,16 @@ export class Envelope {
     const queue = new ByteQueue();
     let sealer: FrameSealer | undefined;
     const start = async (t: Transform): Promise<FrameSealer> => {
-      const m = await this.encryptionMaterials(o, 0, false);
-      const messageId = randomBytes(MESSAGE_ID_BYTES);
-      const { messageKey, commitment } = deriveKeys(m.dataKey, messageId);
-      m.dataKey.fill(0);
-      t.push(encodeHeader({ messageId, context: o.context ?? {}, wrappedKeys: m.wrappedKeys, frameLength, commitment }, messageKey));
-      return new FrameSealer(messageKey, messageId, frameLength);
+      const { m, context } = await this.encryptionMaterials(o, 0, false);
+      const prk = prkOf(m);
+      try {
+        const { header, messageKey } = encodeHeader({ messageId: newMessageId(), context: Object.fromEntries(context), wrappedKeys: m.wrappedKeys, frameLength }, prk);
+        t.push(header);
+        return new FrameSealer(messageKey, frameLength);
+      } finally {
+        prk.fill(0);
+        m.dataKey.fill(0);
+      }
     };
     return new Transform({
       transform(chunk: Buffer, _enc, cb: TransformCallback) {
@@ -192,9 +227,11 @@ export class Envelope {
         checkContext(header.context, o.context);
         queue.shift(length);
         const m = await this.decryptionMaterials(header, 0);
+        const prk = prkOf(m);
         try {
-          opener = new FrameOpener(openHeader(header, m.dataKey), header.messageId, header.frameLength);
+          opener = new FrameOpener(openHeader(header, prk), header.frameLength);
         } finally {
+          prk.fill(0);
           m.dataKey.fill(0);
         }
         frameLength = header.frameLength;
@@ -227,16 +264,20 @@ export class Envelope {
     });
   }
 
-  /** A data key and its wrapped forms: from the cache, or fresh from the server. */
-  private async encryptionMaterials(o: EnvelopeEncryptOptions, bytes: number, useCache: boolean): Promise<CachedMaterials> {
+  /** A data key and its wrapped forms: from the cache (synchronously), or fresh from the server. */
+  private encryptionMaterials(o: EnvelopeEncryptOptions, bytes: number, useCache: boolean): Scoped | Promise<Scoped> {
     const keys = typeof o.key === 'string' ? [o.key] : [...o.key];
-    if (keys.length < 1 || keys.length > MAX_WRAPPED_KEYS) throw new KeywardenError('ValidationError', `give 1 to ${MAX_WRAPPED_KEYS} wrapping keys`);
-    const context = o.context ?? {};
-    const withContext = Object.keys(context).length > 0 ? { context } : {};
+    if (keys.length < 1 || keys.length > MAX_WRAPPED_KEYS) return Promise.reject(new KeywardenError('ValidationError', `give 1 to ${MAX_WRAPPED_KEYS} wrapping keys`));
+    // One snapshot of the context for the scope, the server calls and the header.
+    const context = contextScope(o.context ?? {});
     const cache = useCache ? this.cache : undefined;
-    const scope = JSON.stringify(['encrypt', keys, contextScope(context)]);
+    const scope = JSON.stringify(['encrypt', keys, context]);
     const hit = cache?.take(scope, bytes);
-    if (hit) return hit;
+    return hit ? { m: hit, scope, context } : this.freshEncryptionMaterials(keys, Object.fromEntries(context), scope, bytes, cache).then((m) => ({ m, scope, context }));
+  }
+
+  private async freshEncryptionMaterials(keys: string[], context: EncryptionContext, scope: string, bytes: number, cache: DataKeyCache | undefined): Promise<CachedMaterials> {
+    const withContext = Object.keys(context).length > 0 ? { context } : {};
     const maxAgeMs = cache ? await this.maxAgeHint(keys[0] as string) : undefined;
     const dk = await this.kw.generateDataKey(keys[0] as string, withContext);
     const dataKey = dk.plaintext;
@@ -247,8 +288,8 @@ export class Envelope {
         const r = await this.kw.encrypt(k, dataKey, context);
         wrappedKeys.push({ keyId: r.keyId, ciphertext: r.ciphertext });
       }
-      const m = { dataKey, wrappedKeys, keyId: dk.keyId };
-      cache?.put(scope, { ...m, dataKey: Buffer.from(dataKey) }, bytes, maxAgeMs);
+      const m = { dataKey, prk: extractKey(dataKey), wrappedKeys, keyId: dk.keyId };
+      cache?.put(scope, { ...m, dataKey: Buffer.from(dataKey), prk: Buffer.from(m.prk) }, bytes, maxAgeMs);
       return m;
     } catch (e) {
       dataKey.fill(0);
@@ -278,8 +319,9 @@ export class Envelope {
         r.plaintext.fill(0);
         throw new InvalidMessageError('unwrap');
       }
-      this.cache?.put(scope, { dataKey: Buffer.from(r.plaintext), wrappedKeys: header.wrappedKeys, keyId: r.keyId }, bytes);
-      return { dataKey: r.plaintext, wrappedKeys: header.wrappedKeys, keyId: r.keyId };
+      const prk = extractKey(r.plaintext);
+      this.cache?.put(scope, { dataKey: Buffer.from(r.plaintext), prk: Buffer.from(prk), wrappedKeys: header.wrappedKeys, keyId: r.keyId }, bytes);
+      return { dataKey: r.plaintext, prk, wrappedKeys: header.wrappedKeys, keyId: r.keyId };
     }
     // Refusals the caller can act on (PermissionDenied, Disabled, ...) are reported as such.
     if (refused !== undefined && refused.code !== 'InvalidCiphertext') throw refused;
@@ -302,6 +344,14 @@ export class Envelope {
     this.hints.set(key, { ms, until: now + HINT_TTL_MS });
     return ms;
   }
+}
+
+/** Materials and the cache scope they belong to. */
+interface Scoped {
+  m: CachedMaterials;
+  scope: string;
+  /** The context's pairs as read for the scope. */
+  context: Array<[string, string]>;
 }
 
 function checkContext(actual: EncryptionContext, expected: EncryptionContext | undefined): void {

@@ -5,7 +5,7 @@ import type { ErrorCode } from '../errors/catalog.js';
 export type SdkErrorCode = ErrorCode | 'NetworkError' | 'Timeout';
 
 /** Why an envelope message did not decrypt (diagnostics only: the message is uniform, rule 5). */
-export type DecryptFailure = 'format' | 'context' | 'unwrap' | 'commitment' | 'header' | 'frame' | 'truncated';
+export type DecryptFailure = 'format' | 'context' | 'unwrap' | 'commitment' | 'frame' | 'truncated';
 
 export const INVALID_MESSAGE = 'The message is invalid: it is malformed, was modified or truncated, or no wrapping key could unwrap its data key';
 

@@ -3,12 +3,17 @@
  * and small stateful frame sealers/openers: no I/O here, so the known-answer vectors
  * (test/vectors/sdk-envelope-v1.json) exercise exactly the code the SDK runs.
  *
- * Integers are big-endian. The per-message key and the key commitment come from one
- * HKDF-SHA-512(dataKey, salt = messageId, info = "KWENC v1" || suite) of 64 bytes, so a data key
- * reused from the cache never repeats a (key, nonce) pair: frame nonces are a counter under a
- * key no other message has.
+ * Integers are big-endian. Keys: PRK = HKDF-Extract(salt = "KWENC v1" || suite, data key), once
+ * per data key (the data-key cache keeps it); then per message one HKDF-Expand of 64 bytes with
+ * info = the authenticated header (version through context, so it includes the random message
+ * id) gives the message key and the key commitment. So a data key reused from the cache never
+ * repeats a (key, nonce) pair (frame nonces are a counter under a key no other message has), and
+ * the commitment, checked in constant time before anything is decrypted, is at once the key
+ * commitment and the header's MAC: no separate GCM pass over the header. The wrapped keys are not
+ * in the info on purpose: a wrapped key that unwraps to another data key fails the commitment,
+ * and leaving them out lets rewrap replace them without touching the commitment or the frames.
  */
-import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, constantTimeEqual, gcmOpen, gcmSeal, hkdf } from './crypto.js';
+import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, constantTimeEqual, gcmOpen, gcmSealInto, hkdfExpand64, hkdfExtract } from './crypto.js';
 import { InvalidMessageError } from './errors.js';
 import type { EncryptionContext } from './types.js';
 
@@ -26,9 +31,10 @@ export const MAX_HEADER_BYTES = 1024 * 1024;
 /** seq (4) | final flag (1) | content length (4). */
 export const FRAME_PREFIX_BYTES = 9;
 export const MAX_FRAMES = 0xffff_ffff;
+/** version (1) | suite (2) | message id (32) | frame length (4) | context pair count (2). */
+const FIXED_HEADER_BYTES = 1 + 2 + MESSAGE_ID_BYTES + 4 + 2;
 
-const KDF_INFO = Buffer.concat([Buffer.from('KWENC v1', 'ascii'), u16(SUITE_AES256GCM_HKDF_SHA512_COMMIT)]);
-const HEADER_NONCE = Buffer.alloc(NONCE_BYTES);
+const EXTRACT_SALT = Buffer.from([...Buffer.from('KWENC v1', 'ascii'), SUITE_AES256GCM_HKDF_SHA512_COMMIT >> 8, SUITE_AES256GCM_HKDF_SHA512_COMMIT & 0xff]);
 
 export interface WrappedKey {
   /** Id of the Keywarden key that wrapped the data key. */
@@ -43,24 +49,8 @@ export interface Header {
   wrappedKeys: WrappedKey[];
   frameLength: number;
   commitment: Buffer;
-  /** The bytes the header tag authenticates (version through commitment). */
+  /** The header bytes the commitment covers (version through the context): the HKDF info. */
   authenticated: Buffer;
-  tag: Buffer;
-}
-
-function u16(n: number): Buffer {
-  const b = Buffer.allocUnsafe(2);
-  b.writeUInt16BE(n);
-  return b;
-}
-function u32(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(n);
-  return b;
-}
-function lv16(data: Buffer): Buffer[] {
-  if (data.length > 0xffff) throw new RangeError('a header field is longer than 65535 bytes');
-  return [u16(data.length), data];
 }
 
 /** Context pairs in canonical order: by the UTF-8 bytes of the key. */
@@ -70,29 +60,126 @@ export function canonicalPairs(context: EncryptionContext): Array<[Buffer, Buffe
     .sort((a, b) => Buffer.compare(a[0], b[0]));
 }
 
-/** Message key (32 bytes) and key commitment (32 bytes) of a data key for one message. */
-export function deriveKeys(dataKey: Buffer, messageId: Buffer): { messageKey: Buffer; commitment: Buffer } {
+/** The data key's HKDF-Extract (64 bytes): computed once per data key, zeroized with it. */
+export function extractKey(dataKey: Buffer): Buffer {
   if (dataKey.length !== KEY_BYTES) throw new RangeError('a data key is 32 bytes');
-  const okm = hkdf(dataKey, messageId, KDF_INFO, KEY_BYTES + COMMITMENT_BYTES);
+  return hkdfExtract(EXTRACT_SALT, dataKey);
+}
+
+/** Message key (32 bytes, the caller zeroizes it) and key commitment (32 bytes) of one message's header. */
+export function deriveKeys(prk: Buffer, authenticated: Buffer): { messageKey: Buffer; commitment: Buffer } {
+  const okm = hkdfExpand64(prk, authenticated);
   return { messageKey: okm.subarray(0, KEY_BYTES), commitment: okm.subarray(KEY_BYTES) };
 }
 
-/** The complete header: authenticated fields, then the header tag under the message key. */
-export function encodeHeader(
-  f: { messageId: Buffer; context: EncryptionContext; wrappedKeys: WrappedKey[]; frameLength: number; commitment: Buffer },
-  messageKey: Buffer,
-): Buffer {
+/** Appends to a buffer sized in advance. */
+class Writer {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+  u8(n: number): void {
+    this.buf[this.pos++] = n;
+  }
+  u16(n: number): void {
+    this.pos = this.buf.writeUInt16BE(n, this.pos);
+  }
+  u32(n: number): void {
+    this.pos = this.buf.writeUInt32BE(n, this.pos);
+  }
+  bytes(b: Buffer): void {
+    this.pos += b.copy(this.buf, this.pos);
+  }
+  /** Length-prefixed field (layout checked that it fits). */
+  lv16(b: Buffer): void {
+    this.u16(b.length);
+    this.bytes(b);
+  }
+}
+
+interface HeaderFields {
+  messageId: Buffer;
+  context: EncryptionContext;
+  wrappedKeys: WrappedKey[];
+  frameLength: number;
+}
+
+function lv16Length(b: Buffer): number {
+  if (b.length > 0xffff) throw new RangeError('a header field is longer than 65535 bytes');
+  return b.length;
+}
+
+/** A header laid out: its fields encoded and the lengths of its parts, before anything is written. */
+function layout(f: HeaderFields) {
   if (f.wrappedKeys.length < 1 || f.wrappedKeys.length > MAX_WRAPPED_KEYS) throw new RangeError(`1 to ${MAX_WRAPPED_KEYS} wrapping keys`);
   if (f.frameLength < 1 || f.frameLength > MAX_FRAME_LENGTH) throw new RangeError(`the frame length is 1 to ${MAX_FRAME_LENGTH} bytes`);
+  if (f.messageId.length !== MESSAGE_ID_BYTES) throw new RangeError(`a message id is ${MESSAGE_ID_BYTES} bytes`);
   const pairs = canonicalPairs(f.context);
-  const parts: Buffer[] = [Buffer.from([FORMAT_VERSION]), u16(SUITE_AES256GCM_HKDF_SHA512_COMMIT), f.messageId, u16(pairs.length)];
-  for (const [k, v] of pairs) parts.push(...lv16(k), ...lv16(v));
-  parts.push(Buffer.from([f.wrappedKeys.length]));
-  for (const w of f.wrappedKeys) parts.push(...lv16(Buffer.from(w.keyId, 'utf8')), ...lv16(w.ciphertext));
-  parts.push(u32(f.frameLength), f.commitment);
-  const authenticated = Buffer.concat(parts);
-  const { tag } = gcmSeal(messageKey, HEADER_NONCE, Buffer.alloc(0), authenticated);
-  return Buffer.concat([authenticated, tag]);
+  if (pairs.length > 0xffff) throw new RangeError('at most 65535 context pairs');
+  // Every field is checked here, so that writing (after the message key is derived) cannot throw.
+  let authenticatedLength = FIXED_HEADER_BYTES;
+  for (const [k, v] of pairs) authenticatedLength += 4 + lv16Length(k) + lv16Length(v);
+  const keyIds = f.wrappedKeys.map((w) => Buffer.from(w.keyId, 'utf8'));
+  let wrappedLength = 1;
+  for (let i = 0; i < keyIds.length; i++) wrappedLength += 4 + lv16Length(keyIds[i] as Buffer) + lv16Length((f.wrappedKeys[i] as WrappedKey).ciphertext);
+  return { pairs, keyIds, authenticatedLength, length: authenticatedLength + wrappedLength + COMMITMENT_BYTES };
+}
+
+/** Writes the authenticated header (version through context). */
+function writeAuthenticated(w: Writer, f: HeaderFields, l: ReturnType<typeof layout>): void {
+  w.u8(FORMAT_VERSION);
+  w.u16(SUITE_AES256GCM_HKDF_SHA512_COMMIT);
+  w.bytes(f.messageId);
+  w.u32(f.frameLength);
+  w.u16(l.pairs.length);
+  for (const [k, v] of l.pairs) w.lv16(k), w.lv16(v);
+}
+
+function writeWrappedKeys(w: Writer, wrappedKeys: WrappedKey[], keyIds: Buffer[]): void {
+  w.u8(wrappedKeys.length);
+  for (let i = 0; i < wrappedKeys.length; i++) w.lv16(keyIds[i] as Buffer), w.lv16((wrappedKeys[i] as WrappedKey).ciphertext);
+}
+
+/** The complete header, and the message key for its frames (the caller zeroizes it). */
+export function encodeHeader(f: HeaderFields, prk: Buffer): { header: Buffer; messageKey: Buffer } {
+  const l = layout(f);
+  const w = new Writer(Buffer.alloc(l.length));
+  writeAuthenticated(w, f, l);
+  const { messageKey, commitment } = deriveKeys(prk, w.buf.subarray(0, w.pos));
+  writeWrappedKeys(w, f.wrappedKeys, l.keyIds);
+  w.bytes(commitment);
+  return { header: w.buf, messageKey };
+}
+
+/**
+ * The header bytes that are the same for every message of one data key, context and frame length:
+ * the authenticated part with a zero message id, and the wrapped-key section. Public bytes only;
+ * the SDK builds one per data-key cache entry, so a cached message does not encode its header again.
+ */
+export interface HeaderTemplate {
+  readonly authenticated: Buffer;
+  readonly wrapped: Buffer;
+  readonly frameLength: number;
+}
+
+export function headerTemplate(f: Omit<HeaderFields, 'messageId'>): HeaderTemplate {
+  const h = { ...f, messageId: Buffer.alloc(MESSAGE_ID_BYTES) };
+  const l = layout(h);
+  const w = new Writer(Buffer.alloc(l.length - COMMITMENT_BYTES));
+  writeAuthenticated(w, h, l);
+  const authenticatedLength = w.pos;
+  writeWrappedKeys(w, h.wrappedKeys, l.keyIds);
+  return { authenticated: w.buf.subarray(0, authenticatedLength), wrapped: w.buf.subarray(authenticatedLength), frameLength: f.frameLength };
+}
+/** Offset of the message id in the header (after version and suite). */
+const MESSAGE_ID_OFFSET = 3;
+
+/** A verified header with other wrapped keys: the authenticated part and the commitment stay as they are. */
+export function rewrapHeader(header: Header, wrappedKeys: WrappedKey[]): Buffer {
+  const l = layout({ ...header, wrappedKeys });
+  const w = new Writer(Buffer.alloc(header.authenticated.length + (l.length - l.authenticatedLength)));
+  w.bytes(header.authenticated);
+  writeWrappedKeys(w, wrappedKeys, l.keyIds);
+  w.bytes(header.commitment);
+  return w.buf;
 }
 
 /** Thrown by the reader when the buffer ends before the structure does (streaming: read more). */
@@ -124,7 +211,9 @@ export function parseHeader(buf: Buffer): { header: Header; length: number } {
   r.u8();
   if (buf.length >= 3) fatal(buf.readUInt16BE(1) === SUITE_AES256GCM_HKDF_SHA512_COMMIT);
   r.u16();
-  const messageId = r.take(MESSAGE_ID_BYTES);
+  const messageId = Buffer.from(r.take(MESSAGE_ID_BYTES));
+  const frameLength = r.u32();
+  fatal(frameLength >= 1 && frameLength <= MAX_FRAME_LENGTH);
   const context: EncryptionContext = {};
   let previous: Buffer | undefined;
   for (let i = 0, n = r.u16(); i < n; i++) {
@@ -137,6 +226,7 @@ export function parseHeader(buf: Buffer): { header: Header; length: number } {
     fatal(Buffer.from(key, 'utf8').equals(k) && Buffer.from(value, 'utf8').equals(v)); // well-formed UTF-8
     context[key] = value;
   }
+  const authenticated = Buffer.from(buf.subarray(0, r.pos));
   const count = r.u8();
   fatal(count >= 1 && count <= MAX_WRAPPED_KEYS);
   const wrappedKeys: WrappedKey[] = [];
@@ -144,64 +234,57 @@ export function parseHeader(buf: Buffer): { header: Header; length: number } {
     const keyId = r.lv16().toString('utf8');
     wrappedKeys.push({ keyId, ciphertext: Buffer.from(r.lv16()) });
   }
-  const frameLength = r.u32();
-  fatal(frameLength >= 1 && frameLength <= MAX_FRAME_LENGTH);
   const commitment = Buffer.from(r.take(COMMITMENT_BYTES));
-  const authenticated = Buffer.from(buf.subarray(0, r.pos));
-  const tag = Buffer.from(r.take(TAG_BYTES));
-  return { header: { messageId: Buffer.from(messageId), context, wrappedKeys, frameLength, commitment, authenticated, tag }, length: r.pos };
+  return { header: { messageId, context, wrappedKeys, frameLength, commitment, authenticated }, length: r.pos };
 }
 
 /**
- * Checks the key commitment (before anything is decrypted), then the header tag. Returns the
- * message key; throws InvalidMessageError('commitment' | 'header').
+ * Checks the key commitment, which also authenticates the header, before anything is decrypted.
+ * Returns the message key (the caller zeroizes it); throws InvalidMessageError('commitment').
  */
-export function openHeader(header: Header, dataKey: Buffer): Buffer {
-  const { messageKey, commitment } = deriveKeys(dataKey, header.messageId);
+export function openHeader(header: Header, prk: Buffer): Buffer {
+  const { messageKey, commitment } = deriveKeys(prk, header.authenticated);
   if (!constantTimeEqual(commitment, header.commitment)) {
     messageKey.fill(0);
     throw new InvalidMessageError('commitment');
   }
-  if (gcmOpen(messageKey, HEADER_NONCE, Buffer.alloc(0), header.tag, header.authenticated) === undefined) {
-    messageKey.fill(0);
-    throw new InvalidMessageError('header');
-  }
   return messageKey;
 }
 
-function frameNonce(seq: number): Buffer {
-  const n = Buffer.alloc(NONCE_BYTES);
-  n.writeUInt32BE(seq, NONCE_BYTES - 4);
-  return n;
-}
-function frameAad(messageId: Buffer, prefix: Buffer): Buffer {
-  return Buffer.concat([messageId, prefix]);
+/** Bytes of a message body with `length` bytes of plaintext in frames of `frameLength`. */
+function bodyLength(length: number, frameLength: number): number {
+  return Math.max(1, Math.ceil(length / frameLength)) * (FRAME_PREFIX_BYTES + TAG_BYTES) + length;
 }
 
-/** Seals frames 1, 2, ... of one message; the last one is sealed with final = true. */
+/**
+ * Seals frames 1, 2, ... of one message; the last one is sealed with final = true. The message key
+ * is unique to the message, so the nonce is the frame number and the AAD the frame's 9-byte prefix.
+ */
 export class FrameSealer {
   private seq = 0;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
   constructor(
     private readonly messageKey: Buffer,
-    private readonly messageId: Buffer,
     readonly frameLength: number,
   ) {}
 
+  /** One frame in a buffer of its own. */
   seal(content: Buffer, final: boolean): Buffer {
-    return Buffer.concat(this.sealParts(content, final));
+    const out = Buffer.allocUnsafe(FRAME_PREFIX_BYTES + content.length + TAG_BYTES);
+    this.sealInto(out, 0, content, final);
+    return out;
   }
 
-  /** The frame as [prefix, ciphertext, tag], so a whole message is copied together only once. */
-  sealParts(content: Buffer, final: boolean): Buffer[] {
+  /** Writes the frame into `out` at `off` (every byte of it); returns the offset after it. */
+  sealInto(out: Buffer, off: number, content: Buffer, final: boolean): number {
     if (content.length > this.frameLength || (!final && content.length !== this.frameLength)) throw new RangeError('frame content length');
     if (this.seq >= MAX_FRAMES) throw new RangeError('too many frames for one message');
     this.seq++;
-    const prefix = Buffer.allocUnsafe(FRAME_PREFIX_BYTES);
-    prefix.writeUInt32BE(this.seq, 0);
-    prefix.writeUInt8(final ? 1 : 0, 4);
-    prefix.writeUInt32BE(content.length, 5);
-    const { ciphertext, tag } = gcmSeal(this.messageKey, frameNonce(this.seq), content, frameAad(this.messageId, prefix));
-    return [prefix, ciphertext, tag];
+    out.writeUInt32BE(this.seq, off);
+    out[off + 4] = final ? 1 : 0;
+    out.writeUInt32BE(content.length, off + 5);
+    this.nonce.writeUInt32BE(this.seq, NONCE_BYTES - 4);
+    return gcmSealInto(this.messageKey, this.nonce, out.subarray(off, off + FRAME_PREFIX_BYTES), content, out, off + FRAME_PREFIX_BYTES);
   }
 
   dispose(): void {
@@ -212,10 +295,10 @@ export class FrameSealer {
 /** Opens frames in order; refuses a frame out of sequence, after the final frame, or modified. */
 export class FrameOpener {
   private seq = 0;
+  private readonly nonce = Buffer.alloc(NONCE_BYTES);
   done = false;
   constructor(
     private readonly messageKey: Buffer,
-    private readonly messageId: Buffer,
     private readonly frameLength: number,
   ) {}
 
@@ -231,7 +314,8 @@ export class FrameOpener {
     if (flag > 1 || len > this.frameLength || (flag === 0 && len !== this.frameLength)) throw new InvalidMessageError('format');
     const ciphertext = r.take(len);
     const tag = r.take(TAG_BYTES);
-    const plaintext = gcmOpen(this.messageKey, frameNonce(seq), ciphertext, tag, frameAad(this.messageId, prefix));
+    this.nonce.writeUInt32BE(seq, NONCE_BYTES - 4);
+    const plaintext = gcmOpen(this.messageKey, this.nonce, ciphertext, tag, prefix);
     if (plaintext === undefined) throw new InvalidMessageError('frame');
     this.seq = seq;
     if (flag === 1) this.done = true;
@@ -243,32 +327,50 @@ export class FrameOpener {
   }
 }
 
-/** Encrypts a whole message under a data key (the deterministic core; the SDK supplies a random messageId). */
+/**
+ * Encrypts a whole message under a data key's PRK (extractKey), into one buffer allocated once.
+ * The deterministic core: the SDK supplies a random messageId.
+ */
 export function sealMessage(
-  p: { dataKey: Buffer; messageId: Buffer; context: EncryptionContext; wrappedKeys: WrappedKey[]; frameLength?: number },
+  p: { prk: Buffer; messageId: Buffer; context: EncryptionContext; wrappedKeys: WrappedKey[]; frameLength?: number },
   plaintext: Buffer,
 ): Buffer {
-  const frameLength = p.frameLength ?? DEFAULT_FRAME_LENGTH;
-  const { messageKey, commitment } = deriveKeys(p.dataKey, p.messageId);
-  const parts = [encodeHeader({ messageId: p.messageId, context: p.context, wrappedKeys: p.wrappedKeys, frameLength, commitment }, messageKey)];
-  const sealer = new FrameSealer(messageKey, p.messageId, frameLength);
+  const t = headerTemplate({ context: p.context, wrappedKeys: p.wrappedKeys, frameLength: p.frameLength ?? DEFAULT_FRAME_LENGTH });
+  return sealWithTemplate(t, p.prk, p.messageId, plaintext);
+}
+
+/** sealMessage with the header's constant bytes prepared in advance (headerTemplate). */
+export function sealWithTemplate(t: HeaderTemplate, prk: Buffer, messageId: Buffer, plaintext: Buffer): Buffer {
+  if (messageId.length !== MESSAGE_ID_BYTES) throw new RangeError(`a message id is ${MESSAGE_ID_BYTES} bytes`);
+  const a = t.authenticated.length;
+  const headerLength = a + t.wrapped.length + COMMITMENT_BYTES;
+  const total = headerLength + bodyLength(plaintext.length, t.frameLength);
+  const out = Buffer.allocUnsafe(total); // every byte is written below (checked at the end)
+  t.authenticated.copy(out, 0);
+  messageId.copy(out, MESSAGE_ID_OFFSET);
+  const { messageKey, commitment } = deriveKeys(prk, out.subarray(0, a));
+  t.wrapped.copy(out, a);
+  commitment.copy(out, a + t.wrapped.length);
+  const sealer = new FrameSealer(messageKey, t.frameLength);
   try {
     // A regular frame only while more content follows: the final frame holds 1..frameLength bytes (0 for an empty message).
     let off = 0;
-    while (plaintext.length - off > frameLength) {
-      parts.push(...sealer.sealParts(plaintext.subarray(off, off + frameLength), false));
-      off += frameLength;
+    let pos = headerLength;
+    while (plaintext.length - off > t.frameLength) {
+      pos = sealer.sealInto(out, pos, plaintext.subarray(off, off + t.frameLength), false);
+      off += t.frameLength;
     }
-    parts.push(...sealer.sealParts(plaintext.subarray(off), true));
+    pos = sealer.sealInto(out, pos, plaintext.subarray(off), true);
+    if (pos !== total) throw new Error('sealMessage: message length mismatch');
   } finally {
     sealer.dispose();
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
-/** Decrypts a whole message given its (already unwrapped) data key. */
-export function openMessage(message: Buffer, header: Header, headerLength: number, dataKey: Buffer): Buffer {
-  const opener = new FrameOpener(openHeader(header, dataKey), header.messageId, header.frameLength);
+/** Decrypts a whole message given its data key's PRK (extractKey of the unwrapped data key). */
+export function openMessage(message: Buffer, header: Header, headerLength: number, prk: Buffer): Buffer {
+  const opener = new FrameOpener(openHeader(header, prk), header.frameLength);
   const out: Buffer[] = [];
   try {
     let off = headerLength;
@@ -283,7 +385,7 @@ export function openMessage(message: Buffer, header: Header, headerLength: numbe
       }
     }
     if (off !== message.length) throw new InvalidMessageError('format');
-    return Buffer.concat(out);
+    return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
   } catch (e) {
     for (const b of out) b.fill(0);
     throw e;

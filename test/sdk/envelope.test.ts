@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Keywarden, InvalidMessageError, INVALID_MESSAGE, KeywardenError } from '../../src/sdk/index.js';
-import { FRAME_PREFIX_BYTES, deriveKeys, encodeHeader, parseHeader } from '../../src/sdk/format.js';
+import { FRAME_PREFIX_BYTES, encodeHeader, extractKey, parseHeader, rewrapHeader } from '../../src/sdk/format.js';
 import { startSdkServer, type SdkTestServer } from './helpers.js';
 
 const TAG = 16;
@@ -88,6 +88,19 @@ describe('round trips', () => {
     assert.deepEqual(header, { context: {}, keyId: keyA });
   });
 
+  test('a cached data key with another frame length or context order: each header is its own', async () => {
+    const c = new Keywarden({ address: s.address, token: s.t.token, clock: s.clock });
+    const data = Buffer.alloc(500, 9);
+    for (const [context, frameLength] of [[{ a: '1', b: '2' }, 100], [{ b: '2', a: '1' }, 100], [{ a: '1', b: '2' }, 200], [{ a: '1', b: '2' }, undefined]] as const) {
+      const msg = await c.envelope.encrypt(data, { key: keyA, context, ...(frameLength ? { frameLength } : {}) });
+      const { header } = parseHeader(msg);
+      assert.equal(header.frameLength, frameLength ?? 65_536);
+      assert.deepEqual(header.context, { a: '1', b: '2' });
+      assert.deepEqual((await c.envelope.decrypt(msg)).plaintext, data);
+    }
+    assert.equal(c.stats().cache?.misses, 2, 'one data key for all four messages (and one unwrap)');
+  });
+
   test('100 MiB streamed through encryptStream and decryptStream in bounded memory', async () => {
     const MiB = 1024 * 1024;
     const block = Buffer.from(Buffer.alloc(MiB).map((_, i) => (i * 131) & 0xff));
@@ -153,13 +166,16 @@ describe('tampering, truncation, reordering', () => {
     return c;
   };
 
-  test('a flipped bit in a frame, a frame tag, a frame length or the header tag fails', async () => {
+  test('a flipped bit in a frame, a frame tag, a frame length or the header fails', async () => {
     const [f1, f2] = layout.offsets as [number, number];
     await invalid(kw.envelope.decrypt(flip(msg, f1 + FRAME_PREFIX_BYTES + 3)), 'frame');
     await invalid(kw.envelope.decrypt(flip(msg, f2 - 1)), 'frame');
     await invalid(kw.envelope.decrypt(flip(msg, f1 + 4)), 'frame'); // the final flag is authenticated
-    await invalid(kw.envelope.decrypt(flip(msg, layout.headerLength - 1)), 'header');
-    await invalid(kw.envelope.decrypt(flip(msg, 10)), 'commitment'); // the message id feeds the key derivation
+    // The commitment authenticates the header: the commitment itself, the message id, the frame length.
+    await invalid(kw.envelope.decrypt(flip(msg, layout.headerLength - 1)), 'commitment');
+    await invalid(kw.envelope.decrypt(flip(msg, 10)), 'commitment');
+    await invalid(kw.envelope.decrypt(flip(msg, 1 + 2 + 32 + 3)), 'commitment'); // frame length 256 → 257
+    await invalid(collect(kw.envelope.decryptStream(), flip(msg, 10)), 'commitment');
     await invalid(collect(kw.envelope.decryptStream(), flip(msg, f2 + 20)), 'frame');
   });
 
@@ -200,15 +216,25 @@ describe('key commitment and wrapping keys', () => {
     const wrappedB = [{ keyId: dkB.keyId, ciphertext: dkB.ciphertext }];
     const body = msg.subarray(length);
     // 1. Only the wrapped key swapped: B's data key does not match the commitment.
-    const { messageKey: mkB, commitment: cB } = deriveKeys(dkB.plaintext as Buffer, header.messageId);
-    const swapped = encodeHeader({ ...header, wrappedKeys: wrappedB }, mkB);
-    const noCommit = Buffer.from(swapped);
-    header.commitment.copy(noCommit, swapped.length - TAG - 32);
     const fresh = new Keywarden({ address: s.address, token: s.t.token, cache: false });
-    await invalid(fresh.envelope.decrypt(Buffer.concat([noCommit, body])), 'commitment');
+    await invalid(fresh.envelope.decrypt(Buffer.concat([rewrapHeader(header, wrappedB), body])), 'commitment');
     // 2. A fully consistent header for B's data key: the frames (under A's data key) do not open.
-    const consistent = encodeHeader({ ...header, wrappedKeys: wrappedB, commitment: cB }, mkB);
+    const { header: consistent, messageKey } = encodeHeader({ ...header, wrappedKeys: wrappedB }, extractKey(dkB.plaintext as Buffer));
+    messageKey.fill(0);
     await invalid(fresh.envelope.decrypt(Buffer.concat([consistent, body])), 'frame');
+  });
+
+  test('rewrap changes only the wrapped keys: the commitment and the frames stay byte for byte', async () => {
+    const context = { tenant: 'acme' };
+    const msg = await kw.envelope.encrypt(Buffer.alloc(3000, 5), { key: keyA, context, frameLength: 1024 });
+    const moved = await kw.envelope.rewrap(msg, { key: keyB });
+    const [a, b] = [parseHeader(msg), parseHeader(moved)];
+    assert.deepEqual(b.header.wrappedKeys.map((w) => w.keyId), [keyB]);
+    assert.deepEqual([b.header.authenticated, b.header.commitment], [a.header.authenticated, a.header.commitment]);
+    assert.deepEqual(moved.subarray(b.length), msg.subarray(a.length));
+    const fresh = new Keywarden({ address: s.address, token: s.t.token, cache: false });
+    const d = await fresh.envelope.decrypt(moved);
+    assert.deepEqual([d.plaintext, d.keyId], [Buffer.alloc(3000, 5), keyB]);
   });
 
   test('several wrapping keys: any one decrypts; refusals the caller can act on are reported', async () => {

@@ -1,8 +1,9 @@
 /**
  * Known-answer vectors of the envelope message format v1 (test/vectors/sdk-envelope-v1.json):
  * fixed data key, message id, context, wrapped keys and plaintext give exactly the expected
- * message bytes, and the expected bytes decrypt back. Regenerate (only on a deliberate format
- * change, with a new format version): KW_WRITE_VECTORS=1 node --import tsx --test test/sdk/vectors.test.ts
+ * message bytes, and the expected bytes decrypt back. The key schedule is checked against
+ * node:crypto hkdfSync. Regenerate (only on a deliberate format change; version 1 changed once,
+ * before its first release): KW_WRITE_VECTORS=1 node --import tsx --test test/sdk/vectors.test.ts
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { hkdfSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hkdf } from '../../src/sdk/crypto.js';
 import { InvalidMessageError } from '../../src/sdk/index.js';
-import { openMessage, parseCompleteHeader, sealMessage } from '../../src/sdk/format.js';
+import { extractKey, openMessage, parseCompleteHeader, sealMessage } from '../../src/sdk/format.js';
 
 const FILE = new URL('../vectors/sdk-envelope-v1.json', import.meta.url);
 
@@ -37,7 +38,7 @@ if (process.env.KW_WRITE_VECTORS === '1') {
   ];
   const vectors: Vector[] = inputs.map((v) => ({
     ...v,
-    message: sealMessage({ dataKey: hex(v.dataKey), messageId: hex(v.messageId), context: v.context, wrappedKeys: v.wrappedKeys.map((w) => ({ keyId: w.keyId, ciphertext: hex(w.ciphertext) })), frameLength: v.frameLength }, hex(v.plaintext)).toString('hex'),
+    message: sealMessage({ prk: extractKey(hex(v.dataKey)), messageId: hex(v.messageId), context: v.context, wrappedKeys: v.wrappedKeys.map((w) => ({ keyId: w.keyId, ciphertext: hex(w.ciphertext) })), frameLength: v.frameLength }, hex(v.plaintext)).toString('hex'),
   }));
   writeFileSync(FILE, `${JSON.stringify({ format: 'keywarden-envelope/v1', suite: 1, encoding: 'hex', vectors }, null, 2)}\n`);
 }
@@ -58,7 +59,7 @@ test('the vectors file covers empty, one-byte, multi-frame and multi-key message
 for (const v of file.vectors) {
   test(`known answer: ${v.name}`, () => {
     const wrappedKeys = v.wrappedKeys.map((w) => ({ keyId: w.keyId, ciphertext: hex(w.ciphertext) }));
-    const got = sealMessage({ dataKey: hex(v.dataKey), messageId: hex(v.messageId), context: v.context, wrappedKeys, frameLength: v.frameLength }, hex(v.plaintext));
+    const got = sealMessage({ prk: extractKey(hex(v.dataKey)), messageId: hex(v.messageId), context: v.context, wrappedKeys, frameLength: v.frameLength }, hex(v.plaintext));
     assert.equal(got.toString('hex'), v.message, 'encrypting the inputs gives exactly the expected bytes');
 
     const message = hex(v.message);
@@ -67,9 +68,14 @@ for (const v of file.vectors) {
     assert.deepEqual(header.wrappedKeys, wrappedKeys);
     assert.equal(header.frameLength, v.frameLength);
     assert.equal(header.messageId.toString('hex'), v.messageId);
-    assert.equal(openMessage(message, header, length, hex(v.dataKey)).toString('hex'), v.plaintext, 'the expected bytes decrypt');
+    assert.deepEqual(header.authenticated, message.subarray(0, header.authenticated.length), 'the HKDF info is the header from its first byte');
+    const info = header.authenticated;
+    assert.equal(info.length, 41 + Object.entries(v.context).reduce((n, [k, val]) => n + 4 + Buffer.byteLength(k) + Buffer.byteLength(val), 0), 'version through context');
+    const okm = Buffer.from(hkdfSync('sha512', hex(v.dataKey), Buffer.concat([Buffer.from('KWENC v1'), Buffer.from([0, 1])]), info, 64));
+    assert.deepEqual(header.commitment, okm.subarray(32), 'commitment = HKDF-SHA-512(data key, "KWENC v1" ‖ suite, header)[32..64)');
+    assert.equal(openMessage(message, header, length, extractKey(hex(v.dataKey))).toString('hex'), v.plaintext, 'the expected bytes decrypt');
     const wrongKey = Buffer.from(hex(v.dataKey));
     wrongKey[0] = (wrongKey[0] as number) ^ 1;
-    assert.throws(() => openMessage(message, header, length, wrongKey), (e: unknown) => e instanceof InvalidMessageError && e.reason === 'commitment');
+    assert.throws(() => openMessage(message, header, length, extractKey(wrongKey)), (e: unknown) => e instanceof InvalidMessageError && e.reason === 'commitment');
   });
 }
