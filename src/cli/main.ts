@@ -6,6 +6,7 @@ import { registerAccessKeyCommands } from './commands/access-key.js';
 import { registerAccessPolicyCommands } from './commands/access-policy.js';
 import { registerApplyCommand } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerBackupCommands } from './commands/backup.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerComplianceCommands } from './commands/compliance.js';
 import { registerEnvelopeCommands } from './commands/envelope.js';
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerComplianceCommands(program);
   registerApplyCommand(program);
   registerEnvelopeCommands(program);
+  registerBackupCommands(program);
   return program;
 }
 

@@ -9,6 +9,7 @@ import type { UserStore } from '../auth/user.store.js';
 import type { PolicyStore } from '../policy/policy.store.js';
 import type { AccessKeyStore } from '../auth/access-key.model.js';
 import type { KeyPolicyStore } from '../auth/key-policy.js';
+import type { Snapshot, SnapshotChunk } from './snapshot.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -29,6 +30,10 @@ export interface Store {
   readonly keyPolicies: KeyPolicyStore;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
+  /** Every row of every table (backend-neutral, one consistent view; see snapshot.ts). For backups. */
+  snapshot(): AsyncIterable<SnapshotChunk>;
+  /** Loads a snapshot of the same schema version into this store; refuses a non-empty store. */
+  restore(snapshot: Snapshot): Promise<void>;
   close(): Promise<void>;
 }
 

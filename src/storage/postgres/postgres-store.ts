@@ -22,6 +22,8 @@ import type { KeyPolicyStore } from '../../auth/key-policy.js';
 import type { Store } from '../store.js';
 import { Db, type Row } from './db.js';
 import { applyPgMigrations } from './migrations.js';
+import { postgresRestore, postgresSnapshot } from './postgres-snapshot.js';
+import type { Snapshot, SnapshotChunk } from '../snapshot.js';
 import { PostgresKeyStore } from './postgres-key-store.js';
 import { PostgresAuditStore } from './postgres-audit-store.js';
 import { PostgresPrincipalStore } from './postgres-principal-store.js';
@@ -149,6 +151,14 @@ export class PostgresStore implements Store {
 
   async schemaVersion(): Promise<number> {
     return (await this.#db.row('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations'))!.v as number;
+  }
+
+  snapshot(): AsyncIterable<SnapshotChunk> {
+    return postgresSnapshot(this.#db);
+  }
+
+  async restore(snapshot: Snapshot): Promise<void> {
+    await postgresRestore(this.#db, await this.schemaVersion(), snapshot);
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,8 @@ import type { AccessKeyStore } from '../../auth/access-key.model.js';
 import { SqliteAccessKeyStore } from './sqlite-access-key-store.js';
 import type { KeyPolicyStore } from '../../auth/key-policy.js';
 import { SqliteKeyPolicyStore } from './sqlite-key-policy-store.js';
+import { sqliteRestore, sqliteSnapshot } from './sqlite-snapshot.js';
+import type { Snapshot, SnapshotChunk } from '../snapshot.js';
 
 type Row = Record<string, unknown>;
 
@@ -166,6 +168,14 @@ export class SqliteStore implements Store {
   }
 
   schemaVersion: () => Promise<number>;
+
+  snapshot(): AsyncIterable<SnapshotChunk> {
+    return sqliteSnapshot(this.#db);
+  }
+
+  async restore(snapshot: Snapshot): Promise<void> {
+    await sqliteRestore(this.#db, await this.schemaVersion(), snapshot);
+  }
 
   async close(): Promise<void> {
     await this.#audit.close();
