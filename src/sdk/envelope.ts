@@ -5,7 +5,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import type { CachedMaterials, DataKeyCache } from './cache.js';
-import { KEY_BYTES, TAG_BYTES, fillRandomPublic } from './crypto.js';
+import { KEY_BYTES, TAG_BYTES, fillRandomPublic } from '../crypto/primitives/envelope-crypto.js';
 import { InvalidMessageError, KeywardenError } from './errors.js';
 import {
   DEFAULT_FRAME_LENGTH,

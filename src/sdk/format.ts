@@ -13,7 +13,7 @@
  * in the info on purpose: a wrapped key that unwraps to another data key fails the commitment,
  * and leaving them out lets rewrap replace them without touching the commitment or the frames.
  */
-import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, constantTimeEqual, gcmOpen, gcmSealInto, hkdfExpand64, hkdfExtract } from './crypto.js';
+import { KEY_BYTES, NONCE_BYTES, TAG_BYTES, constantTimeEqual, gcmOpen, gcmSealInto, hkdfExpand64, hkdfExtract } from '../crypto/primitives/envelope-crypto.js';
 import { InvalidMessageError } from './errors.js';
 import type { EncryptionContext } from './types.js';
 

@@ -4,7 +4,7 @@
  * call, typed errors, and bearer authentication by a fixed token or by service-account
  * credentials (OAuth 2.0 client_credentials, RFC 6749 §4.4) refreshed before they expire.
  */
-import { randomBytes } from './crypto.js';
+import { randomBytes } from '../crypto/primitives/envelope-crypto.js';
 import { KeywardenError, type SdkErrorCode } from './errors.js';
 import type { TokenResult } from './types.js';
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hkdfSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { hkdf } from '../../src/sdk/crypto.js';
+import { hkdf } from '../../src/crypto/primitives/envelope-crypto.js';
 import { InvalidMessageError } from '../../src/sdk/index.js';
 import { extractKey, openMessage, parseCompleteHeader, sealMessage } from '../../src/sdk/format.js';
 

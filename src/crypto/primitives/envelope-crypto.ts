@@ -1,7 +1,8 @@
 /**
- * The SDK's local cryptography. The SDK is client code shipped on its own and MUST NOT depend on
- * server internals, so it has its own node:crypto wrappers instead of src/crypto/primitives
- * (test/boundaries.test.ts allows node:crypto here for that reason).
+ * The SDK's local cryptography (src/sdk/ envelope encryption): AES-256-GCM frames, HKDF, HMAC,
+ * randomness. It lives with the other node:crypto wrappers (the one folder that may import
+ * node:crypto) but stands alone — it imports nothing else — because the SDK is client code that
+ * loads no server module at run time (test/boundaries.test.ts checks both).
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes as nodeRandomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 
