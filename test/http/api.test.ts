@@ -130,6 +130,7 @@ describe('REST API (dev seal, unsealed)', () => {
     assertError(await t.req('POST', `/v1/keys/${keyA.id}/encrypt`, '{"plaintext": '), 400, 'ValidationError', 'the request body is not valid JSON');
     assertError(await t.req('POST', `/v1/keys/${keyA.id}/encrypt`, { plaintext: 'not*base64!' }), 400, 'ValidationError', 'plaintext is not valid base64');
     assertError(await t.req('POST', '/v1/decrypt', { ciphertext: 'abc' }), 400, 'ValidationError', 'ciphertext is not valid base64');
+    assertError(await t.req('POST', '/v1/keys', { spec: 'RSA_1024' }), 400, 'ValidationError', /^spec must be one of: SYMMETRIC_DEFAULT, HMAC_256, .*ECC_ED25519$/);
     assertError(
       await t.req('POST', `/v1/keys/${keyA.id}/encrypt`, { plaintext: b64(Buffer.alloc(4097)) }),
       400,

@@ -113,6 +113,12 @@ function fromFastifyError(err: FastifyError): KeywardenError {
     }
     if (v.keyword === 'additionalProperties') return errors.validation(`${field} has an unknown field "${String(v.params.additionalProperty)}"`);
     if (v.keyword === 'required') return errors.validation(`${field} is missing the required field "${String(v.params.missingProperty)}"`);
+    if (v.keyword === 'const') {
+      // A union of literals (an enum): name the allowed values instead of "must be equal to constant".
+      const all = err.validation as Array<{ keyword: string; instancePath: string; params: Record<string, unknown> }>;
+      const allowed = all.filter((x) => x.keyword === 'const' && x.instancePath === v.instancePath).map((x) => String(x.params.allowedValue));
+      return errors.validation(`${field} must be one of: ${allowed.join(', ')}`);
+    }
     return errors.validation(`${field} ${v.message ?? 'is invalid'}`);
   }
   switch (err.code) {
