@@ -12,55 +12,13 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { pgCode, type Db, type Queryable, type Row } from './db.js';
+import { keyFromRow, versionFromRow } from '../key-rows.js';
 
 const KEY_COLUMNS = `k.*, (SELECT MAX(v.last_used_at) FROM key_versions v WHERE v.key_id = k.id) AS last_used,
   ARRAY(SELECT a.alias FROM aliases a WHERE a.key_id = k.id ORDER BY a.alias) AS alias_list`;
 
-function keyFromRow(row: Row, withAliases = true): KeyRecord {
-  return {
-    id: row.id as string,
-    description: row.description as string,
-    spec: row.spec as KeyRecord['spec'],
-    usage: row.usage as KeyRecord['usage'],
-    state: row.state as KeyRecord['state'],
-    origin: row.origin as KeyRecord['origin'],
-    exportable: row.exportable as boolean,
-    createdAt: row.created_at as number,
-    createdBy: (row.created_by as string | null) ?? null,
-    updatedAt: row.updated_at as number,
-    primaryVersion: row.primary_version as number,
-    minDecryptionVersion: row.min_decryption_version as number,
-    rotationPeriodMs: row.rotation_period_ms as number | null,
-    nextRotationAt: row.next_rotation_at as number | null,
-    usageLimit: row.usage_limit as number | null,
-    deletionAt: row.deletion_at as number | null,
-    destroyedAt: row.destroyed_at as number | null,
-    compromisedAt: row.compromised_at as number | null,
-    revocationReason: row.revocation_reason as KeyRecord['revocationReason'],
-    materialExpiresAt: row.material_expires_at as number | null,
-    tags: JSON.parse(row.tags as string) as Record<string, string>,
-    aliases: withAliases ? (row.alias_list as string[]) : [],
-    classification: (row.classification as KeyRecord['classification']) ?? null,
-    environment: (row.environment as KeyRecord['environment']) ?? null,
-    protection: row.protection as KeyRecord['protection'],
-    lastUsedAt: (row.last_used as number | null) ?? null,
-  };
-}
-
-function versionFromRow(row: Row): KeyVersionRecord {
-  return {
-    keyId: row.key_id as string,
-    version: row.version as number,
-    state: row.state as KeyVersionRecord['state'],
-    createdAt: row.created_at as number,
-    wrappedMaterial: row.wrapped_material as Buffer,
-    publicKey: (row.public_key as Buffer | null) ?? null,
-    usageCount: row.usage_count as number,
-    lastUsedAt: row.last_used_at as number | null,
-    destroyedAt: row.destroyed_at as number | null,
-    hsmLabel: (row.hsm_label as string | null) ?? null,
-  };
-}
+/** A key row; with `withAliases`, its `alias_list` column (KEY_COLUMNS) holds the alias names. */
+const keyOf = (row: Row, withAliases = true): KeyRecord => keyFromRow(row, withAliases ? (row.alias_list as string[]) : []);
 
 /** The mutable columns of a key row, in the order of the $2.. parameters below ($1 is the id). */
 const keyValues = (k: KeyRecord) => [
@@ -115,7 +73,7 @@ export class PostgresKeyStore implements KeyStore {
 
   async getKey(id: string) {
     const row = await this.db.row(`SELECT ${KEY_COLUMNS} FROM keys k WHERE k.id = $1`, [id]);
-    return row && keyFromRow(row);
+    return row && keyOf(row);
   }
 
   async listKeys({ limit, after, classification, environment }: Parameters<KeyStore['listKeys']>[0]) {
@@ -126,7 +84,7 @@ export class PostgresKeyStore implements KeyStore {
     if (classification !== undefined) where.push(`k.classification = ${p(classification)}`);
     if (environment !== undefined) where.push(`k.environment = ${p(environment)}`);
     const sql = `SELECT ${KEY_COLUMNS} FROM keys k ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY k.created_at, k.id LIMIT ${p(limit)}`;
-    return (await this.db.rows(sql, args)).map((r) => keyFromRow(r));
+    return (await this.db.rows(sql, args)).map((r) => keyOf(r));
   }
 
   async applyChange(change: KeyChange): Promise<void> {
@@ -217,7 +175,7 @@ export class PostgresKeyStore implements KeyStore {
   async findDue(kind: DueKind, now: number, limit: number) {
     const col = DUE_COLUMN[kind];
     const rows = await this.db.rows(`SELECT ${KEY_COLUMNS} FROM keys k WHERE k.${col} IS NOT NULL AND k.${col} <= $1 ORDER BY k.${col}, k.id LIMIT $2`, [now, limit]);
-    return rows.map((r) => keyFromRow(r));
+    return rows.map((r) => keyOf(r));
   }
 
   async findUnused(usedBefore: number, limit: number) {
@@ -227,7 +185,7 @@ export class PostgresKeyStore implements KeyStore {
        WHERE COALESCE(last_used, created_at) < $1 ORDER BY created_at, id LIMIT $2`,
       [usedBefore, limit],
     );
-    return rows.map((r) => keyFromRow(r, false));
+    return rows.map((r) => keyOf(r, false));
   }
 
   async putImportToken(t: ImportTokenRecord): Promise<void> {

@@ -8,56 +8,12 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { writeTx } from './tx.js';
+import { keyFromRow, versionFromRow } from '../key-rows.js';
 
 type Row = Record<string, unknown>;
 
 const KEY_COLUMNS = `k.*, (SELECT MAX(v.last_used_at) FROM key_versions v WHERE v.key_id = k.id) AS last_used`;
 
-function keyFromRow(row: Row, aliases: string[]): KeyRecord {
-  return {
-    id: row.id as string,
-    description: row.description as string,
-    spec: row.spec as KeyRecord['spec'],
-    usage: row.usage as KeyRecord['usage'],
-    state: row.state as KeyRecord['state'],
-    origin: row.origin as KeyRecord['origin'],
-    exportable: row.exportable === 1,
-    createdAt: row.created_at as number,
-    createdBy: (row.created_by as string | null) ?? null,
-    updatedAt: row.updated_at as number,
-    primaryVersion: row.primary_version as number,
-    minDecryptionVersion: row.min_decryption_version as number,
-    rotationPeriodMs: row.rotation_period_ms as number | null,
-    nextRotationAt: row.next_rotation_at as number | null,
-    usageLimit: row.usage_limit as number | null,
-    deletionAt: row.deletion_at as number | null,
-    destroyedAt: row.destroyed_at as number | null,
-    compromisedAt: row.compromised_at as number | null,
-    revocationReason: row.revocation_reason as KeyRecord['revocationReason'],
-    materialExpiresAt: row.material_expires_at as number | null,
-    tags: JSON.parse(row.tags as string) as Record<string, string>,
-    aliases,
-    classification: (row.classification as KeyRecord['classification']) ?? null,
-    environment: (row.environment as KeyRecord['environment']) ?? null,
-    protection: row.protection as KeyRecord['protection'],
-    lastUsedAt: (row.last_used as number | null) ?? null,
-  };
-}
-
-function versionFromRow(row: Row): KeyVersionRecord {
-  return {
-    keyId: row.key_id as string,
-    version: row.version as number,
-    state: row.state as KeyVersionRecord['state'],
-    createdAt: row.created_at as number,
-    wrappedMaterial: row.wrapped_material as Buffer,
-    publicKey: (row.public_key as Buffer | null) ?? null,
-    usageCount: row.usage_count as number,
-    lastUsedAt: row.last_used_at as number | null,
-    destroyedAt: row.destroyed_at as number | null,
-    hsmLabel: (row.hsm_label as string | null) ?? null,
-  };
-}
 
 const keyParams = (k: KeyRecord) => ({
   id: k.id,
