@@ -10,6 +10,9 @@
  * rowid for client keys, and PL/pgSQL triggers (which also refuse TRUNCATE on the ledger).
  */
 import type { Db } from './db.js';
+import { PG_V15_CANARIES } from './migrations/v15-canaries.js';
+import { PG_V16_ALERTS } from './migrations/v16-alerts.js';
+import { PG_V17_INCIDENTS } from './migrations/v17-incidents.js';
 
 export interface PgMigration {
   version: number;
@@ -341,6 +344,9 @@ export const POSTGRES_MIGRATIONS: PgMigration[] = [
       CREATE INDEX aws_grant_retirees_principal ON aws_grant_retirees (principal_id);
     `,
   },
+  PG_V15_CANARIES,
+  PG_V16_ALERTS,
+  PG_V17_INCIDENTS,
 ];
 
 /** Serializes migrations across nodes starting at once (an arbitrary, fixed advisory lock key). */

@@ -13,6 +13,9 @@ import { V11_POLICY } from './migrations/v11-policy.js';
 import { V12_HSM } from './migrations/v12-hsm.js';
 import { V13_AWS } from './migrations/v13-aws.js';
 import { V14_AWS_KEY_POLICY } from './migrations/v14-aws-key-policy.js';
+import { V15_CANARIES } from './migrations/v15-canaries.js';
+import { V16_ALERTS } from './migrations/v16-alerts.js';
+import { V17_INCIDENTS } from './migrations/v17-incidents.js';
 
 export interface Migration {
   version: number;
@@ -177,4 +180,7 @@ export const SQLITE_MIGRATIONS: Migration[] = [
   V12_HSM,
   V13_AWS,
   V14_AWS_KEY_POLICY,
+  V15_CANARIES,
+  V16_ALERTS,
+  V17_INCIDENTS,
 ];
