@@ -8,22 +8,12 @@ import type { JobStore } from '../../jobs/job.store.js';
 import type { AccessPolicy } from '../../auth/access-policy.js';
 import type { ApprovalRequest } from '../../auth/approval.model.js';
 import type { ApprovalStore, StoredAccessPolicy } from '../../auth/approval.store.js';
-import type { PolicyDocument, PolicyVersion } from '../../policy/policy.model.js';
+import type { PolicyVersion } from '../../policy/policy.model.js';
 import type { PolicyStore } from '../../policy/policy.store.js';
 import type { AccessKeyRecord, AccessKeyStatus, AccessKeyStore } from '../../auth/access-key.model.js';
 import type { GrantRetiree, KeyPolicyRecord, KeyPolicyStore } from '../../auth/key-policy.js';
-import type { Db, Row } from './db.js';
-
-const jobFromRow = (r: Row): JobRecord => ({
-  name: r.name as string,
-  intervalMs: r.interval_ms as number,
-  nextRunAt: r.next_run_at as number,
-  lastRunAt: r.last_run_at as number | null,
-  lastStatus: r.last_status as JobRunStatus | null,
-  lastError: r.last_error as string | null,
-  leaseOwner: r.lease_owner as string | null,
-  leaseExpiresAt: r.lease_expires_at as number | null,
-});
+import type { Db } from './db.js';
+import { accessKeyFromRow, approvalRequestFromRow, jobFromRow, policyVersionFromRow } from '../record-rows.js';
 
 export class PostgresJobStore implements JobStore {
   constructor(private readonly db: Db) {}
@@ -75,28 +65,6 @@ export class PostgresJobStore implements JobStore {
 }
 
 const json = <T>(v: unknown): T => JSON.parse(v as string) as T;
-const jsonOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v));
-
-const requestFromRow = (r: Row): ApprovalRequest => ({
-  id: r.id as string,
-  action: r.action as ApprovalRequest['action'],
-  keyId: (r.key_id as string | null) ?? null,
-  keyRef: (r.key_ref as string | null) ?? null,
-  params: json(r.params),
-  requesterId: r.requester_id as string,
-  requesterName: r.requester_name as string,
-  requesterKind: r.requester_kind as ApprovalRequest['requesterKind'],
-  reason: r.reason as string,
-  requiredApprovals: r.required_approvals as number,
-  approvals: json(r.approvals),
-  denial: jsonOrNull(r.denial),
-  status: r.status as ApprovalRequest['status'],
-  result: jsonOrNull(r.result),
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-  decidedAt: (r.decided_at as number | null) ?? null,
-  version: r.version as number,
-});
 
 const orNullJson = (v: unknown) => (v === null ? null : JSON.stringify(v));
 
@@ -117,7 +85,7 @@ export class PostgresApprovalStore implements ApprovalStore {
 
   async getRequest(id: string) {
     const r = await this.db.row('SELECT * FROM approval_requests WHERE id = $1', [id]);
-    return r && requestFromRow(r);
+    return r && approvalRequestFromRow(r);
   }
 
   async listRequests(filter: { status?: ApprovalRequest['status']; requesterId?: string; limit: number }) {
@@ -127,7 +95,7 @@ export class PostgresApprovalStore implements ApprovalStore {
     if (filter.status !== undefined) where.push(`status = ${p(filter.status)}`);
     if (filter.requesterId !== undefined) where.push(`requester_id = ${p(filter.requesterId)}`);
     const sql = `SELECT * FROM approval_requests${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ${p(filter.limit)}`;
-    return (await this.db.rows(sql, args)).map(requestFromRow);
+    return (await this.db.rows(sql, args)).map(approvalRequestFromRow);
   }
 
   async updateRequest(next: ApprovalRequest, expectedVersion: number) {
@@ -165,29 +133,21 @@ export class PostgresApprovalStore implements ApprovalStore {
   }
 }
 
-const policyFromRow = (r: Row): PolicyVersion => ({
-  version: r.version as number,
-  document: JSON.parse(r.document as string) as PolicyDocument,
-  hash: r.hash as string,
-  createdAt: r.created_at as number,
-  createdBy: (r.created_by as string | null) ?? null,
-});
-
 export class PostgresPolicyStore implements PolicyStore {
   constructor(private readonly db: Db) {}
 
   async latestPolicyVersion() {
     const r = await this.db.row('SELECT * FROM policy_versions ORDER BY version DESC LIMIT 1');
-    return r && policyFromRow(r);
+    return r && policyVersionFromRow(r);
   }
 
   async getPolicyVersion(version: number) {
     const r = await this.db.row('SELECT * FROM policy_versions WHERE version = $1', [version]);
-    return r && policyFromRow(r);
+    return r && policyVersionFromRow(r);
   }
 
   async listPolicyVersions() {
-    return (await this.db.rows('SELECT * FROM policy_versions ORDER BY version')).map(policyFromRow);
+    return (await this.db.rows('SELECT * FROM policy_versions ORDER BY version')).map(policyVersionFromRow);
   }
 
   /** Only the next version goes in; of concurrent appends of it, the primary key lets exactly one win. */
@@ -201,15 +161,6 @@ export class PostgresPolicyStore implements PolicyStore {
     return n === 1;
   }
 }
-
-const accessKeyFromRow = (r: Row): AccessKeyRecord => ({
-  accessKeyId: r.access_key_id as string,
-  principalId: r.principal_id as string,
-  wrappedSecret: r.wrapped_secret as Buffer,
-  status: r.status as AccessKeyStatus,
-  createdAt: r.created_at as number,
-  createdBy: r.created_by as string,
-});
 
 export class PostgresAccessKeyStore implements AccessKeyStore {
   constructor(private readonly db: Db) {}

@@ -1,39 +1,11 @@
 /** PrincipalStore over PostgreSQL (principals, credentials, grants, revoked tokens, signing key, client keys). */
-import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
+import type { ClientCredential, GrantRecord, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { ClientKeyRecord } from '../../auth/client-assertion.js';
-import type { Db, Queryable, Row } from './db.js';
+import type { Db, Queryable } from './db.js';
+import { grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
 
-export const principalFromRow = (r: Row): PrincipalRecord => ({
-  id: r.id as string,
-  name: r.name as string,
-  kind: r.kind as PrincipalKind,
-  roles: JSON.parse(r.roles as string) as Role[],
-  createdAt: r.created_at as number,
-  disabled: r.disabled as boolean,
-  environment: (r.environment as PrincipalRecord['environment']) ?? null,
-});
-
-const grantFromRow = (r: Row): GrantRecord => ({
-  id: r.id as string,
-  keyId: (r.key_id as string | null) ?? null,
-  tagSelector: r.tag_selector === null ? null : (JSON.parse(r.tag_selector as string) as Record<string, string>),
-  principalId: r.principal_id as string,
-  operations: JSON.parse(r.operations as string) as GrantOperation[],
-  conditions: JSON.parse(r.conditions as string) as GrantConditions,
-  createdBy: r.created_by as string,
-  createdAt: r.created_at as number,
-  revokedAt: (r.revoked_at as number | null) ?? null,
-  lastUsedAt: (r.last_used_at as number | null) ?? null,
-  approvalRequestId: (r.approval_request_id as string | null) ?? null,
-});
-
-const signingKeyFromRow = (r: Row): TokenSigningKeyRecord => ({
-  kid: r.kid as string,
-  wrappedPrivateKey: r.wrapped_private_key as Buffer,
-  publicKey: r.public_key as Buffer,
-  createdAt: r.created_at as number,
-});
+export { principalFromRow };
 
 /** Inserts a principal unless its id or name exists; true when inserted. */
 export async function insertPrincipal(c: Queryable, p: PrincipalRecord): Promise<boolean> {

@@ -3,17 +3,8 @@ import type { LoginAttemptState, SessionLookup, SessionRecord, UserRecord } from
 import type { PrincipalRecord } from '../../auth/principal.model.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { insertPrincipal, principalFromRow } from './postgres-principal-store.js';
-import type { Db, Row } from './db.js';
-
-const userFromRow = (r: Row): UserRecord => ({
-  principalId: r.principal_id as string,
-  passwordHash: r.password_hash as string,
-  passwordChangedAt: r.password_changed_at as number,
-  totpSecret: (r.totp_secret as Buffer | null) ?? null,
-  totpPending: (r.totp_pending as Buffer | null) ?? null,
-  totpLastStep: (r.totp_last_step as number | null) ?? null,
-  mfaEnabledAt: (r.mfa_enabled_at as number | null) ?? null,
-});
+import type { Db } from './db.js';
+import { userFromRow } from '../record-rows.js';
 
 export class PostgresUserStore implements UserStore {
   constructor(private readonly db: Db) {}

@@ -1,17 +1,9 @@
 /** AccessKeyStore over SQLite (table aws_access_keys, migration 13). */
 import type Database from 'better-sqlite3';
 import type { AccessKeyRecord, AccessKeyStatus, AccessKeyStore } from '../../auth/access-key.model.js';
+import { accessKeyFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
-
-const fromRow = (r: Row): AccessKeyRecord => ({
-  accessKeyId: r.access_key_id as string,
-  principalId: r.principal_id as string,
-  wrappedSecret: r.wrapped_secret as Buffer,
-  status: r.status as AccessKeyStatus,
-  createdAt: r.created_at as number,
-  createdBy: r.created_by as string,
-});
 
 export class SqliteAccessKeyStore implements AccessKeyStore {
   readonly #q;
@@ -37,12 +29,12 @@ export class SqliteAccessKeyStore implements AccessKeyStore {
 
   async getAccessKey(id: string): Promise<AccessKeyRecord | undefined> {
     const r = this.#q.get.get(id) as Row | undefined;
-    return r && fromRow(r);
+    return r && accessKeyFromRow(r);
   }
 
   async listAccessKeys(principalId?: string): Promise<AccessKeyRecord[]> {
     const rows = (principalId === undefined ? this.#q.list.all() : this.#q.listOf.all(principalId)) as Row[];
-    return rows.map(fromRow);
+    return rows.map(accessKeyFromRow);
   }
 
   async setAccessKeyStatus(id: string, status: AccessKeyStatus): Promise<boolean> {

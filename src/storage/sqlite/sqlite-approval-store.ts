@@ -7,32 +7,11 @@ import type Database from 'better-sqlite3';
 import type { AccessPolicy } from '../../auth/access-policy.js';
 import type { ApprovalRequest } from '../../auth/approval.model.js';
 import type { ApprovalStore, StoredAccessPolicy } from '../../auth/approval.store.js';
+import { approvalRequestFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
 
 const json = <T>(v: unknown): T => JSON.parse(v as string) as T;
-const jsonOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v));
-
-const requestFromRow = (r: Row): ApprovalRequest => ({
-  id: r.id as string,
-  action: r.action as ApprovalRequest['action'],
-  keyId: (r.key_id as string | null) ?? null,
-  keyRef: (r.key_ref as string | null) ?? null,
-  params: json(r.params),
-  requesterId: r.requester_id as string,
-  requesterName: r.requester_name as string,
-  requesterKind: r.requester_kind as ApprovalRequest['requesterKind'],
-  reason: r.reason as string,
-  requiredApprovals: r.required_approvals as number,
-  approvals: json(r.approvals),
-  denial: jsonOrNull(r.denial),
-  status: r.status as ApprovalRequest['status'],
-  result: jsonOrNull(r.result),
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-  decidedAt: (r.decided_at as number | null) ?? null,
-  version: r.version as number,
-});
 
 const requestToRow = (r: ApprovalRequest) => ({
   ...r,
@@ -83,7 +62,7 @@ export class SqliteApprovalStore implements ApprovalStore {
 
   async getRequest(id: string) {
     const r = this.#q.get.get(id) as Row | undefined;
-    return r && requestFromRow(r);
+    return r && approvalRequestFromRow(r);
   }
 
   async listRequests(filter: { status?: ApprovalRequest['status']; requesterId?: string; limit: number }) {
@@ -92,7 +71,7 @@ export class SqliteApprovalStore implements ApprovalStore {
     if (filter.status !== undefined) (where.push('status = ?'), args.push(filter.status));
     if (filter.requesterId !== undefined) (where.push('requester_id = ?'), args.push(filter.requesterId));
     const sql = `SELECT * FROM approval_requests${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, filter.limit) as Row[]).map(requestFromRow);
+    return (this.#db.prepare(sql).all(...args, filter.limit) as Row[]).map(approvalRequestFromRow);
   }
 
   async updateRequest(next: ApprovalRequest, expectedVersion: number) {

@@ -7,21 +7,9 @@
 import type Database from 'better-sqlite3';
 import type { JobRecord, JobRunStatus } from '../../jobs/job.model.js';
 import type { JobStore } from '../../jobs/job.store.js';
+import { jobFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
-
-function jobFromRow(r: Row): JobRecord {
-  return {
-    name: r.name as string,
-    intervalMs: r.interval_ms as number,
-    nextRunAt: r.next_run_at as number,
-    lastRunAt: r.last_run_at as number | null,
-    lastStatus: r.last_status as JobRunStatus | null,
-    lastError: r.last_error as string | null,
-    leaseOwner: r.lease_owner as string | null,
-    leaseExpiresAt: r.lease_expires_at as number | null,
-  };
-}
 
 function prepare(db: Database.Database) {
   return {

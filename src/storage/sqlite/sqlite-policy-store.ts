@@ -3,19 +3,12 @@
  * or DELETE statement here. The conditional append runs in one write transaction.
  */
 import type Database from 'better-sqlite3';
-import type { PolicyDocument, PolicyVersion } from '../../policy/policy.model.js';
+import type { PolicyVersion } from '../../policy/policy.model.js';
 import type { PolicyStore } from '../../policy/policy.store.js';
 import { writeTx } from './tx.js';
+import { policyVersionFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
-
-const fromRow = (r: Row): PolicyVersion => ({
-  version: r.version as number,
-  document: JSON.parse(r.document as string) as PolicyDocument,
-  hash: r.hash as string,
-  createdAt: r.created_at as number,
-  createdBy: (r.created_by as string | null) ?? null,
-});
 
 export class SqlitePolicyStore implements PolicyStore {
   readonly #q;
@@ -41,16 +34,16 @@ export class SqlitePolicyStore implements PolicyStore {
 
   async latestPolicyVersion() {
     const r = this.#q.latest.get() as Row | undefined;
-    return r && fromRow(r);
+    return r && policyVersionFromRow(r);
   }
 
   async getPolicyVersion(version: number) {
     const r = this.#q.get.get(version) as Row | undefined;
-    return r && fromRow(r);
+    return r && policyVersionFromRow(r);
   }
 
   async listPolicyVersions() {
-    return (this.#q.list.all() as Row[]).map(fromRow);
+    return (this.#q.list.all() as Row[]).map(policyVersionFromRow);
   }
 
   async appendPolicyVersion(v: PolicyVersion) {

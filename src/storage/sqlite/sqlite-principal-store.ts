@@ -3,51 +3,15 @@
  * handle: migrations MUST already be applied; durability comes from synchronous=FULL (SqliteStore).
  */
 import type Database from 'better-sqlite3';
-import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
+import type { ClientCredential, GrantRecord, PrincipalRecord, Role, TokenSigningKeyRecord } from '../../auth/principal.model.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { ClientKeyRecord } from '../../auth/client-assertion.js';
 import { writeTx } from './tx.js';
+import { credentialFromRow, grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
+
+export { principalFromRow };
 
 type Row = Record<string, unknown>;
-
-/** A principals row (also joined into users by SqliteUserStore) as a record. */
-export const principalFromRow = (r: Row): PrincipalRecord => ({
-  id: r.id as string,
-  name: r.name as string,
-  kind: r.kind as PrincipalKind,
-  roles: JSON.parse(r.roles as string) as Role[],
-  createdAt: r.created_at as number,
-  disabled: (r.disabled as number) === 1,
-  environment: (r.environment as PrincipalRecord['environment']) ?? null,
-});
-
-const grantFromRow = (r: Row): GrantRecord => ({
-  id: r.id as string,
-  keyId: (r.key_id as string | null) ?? null,
-  tagSelector: r.tag_selector === null ? null : (JSON.parse(r.tag_selector as string) as Record<string, string>),
-  principalId: r.principal_id as string,
-  operations: JSON.parse(r.operations as string) as GrantOperation[],
-  conditions: JSON.parse(r.conditions as string) as GrantConditions,
-  createdBy: r.created_by as string,
-  createdAt: r.created_at as number,
-  revokedAt: (r.revoked_at as number | null) ?? null,
-  lastUsedAt: (r.last_used_at as number | null) ?? null,
-  approvalRequestId: (r.approval_request_id as string | null) ?? null,
-});
-
-const credentialFromRow = (r: Row): ClientCredential => ({
-  clientId: r.client_id as string,
-  principalId: r.principal_id as string,
-  secretHash: r.secret_hash as string,
-  createdAt: r.created_at as number,
-});
-
-const signingKeyFromRow = (r: Row): TokenSigningKeyRecord => ({
-  kid: r.kid as string,
-  wrappedPrivateKey: r.wrapped_private_key as Buffer,
-  publicKey: r.public_key as Buffer,
-  createdAt: r.created_at as number,
-});
 
 export class SqlitePrincipalStore implements PrincipalStore {
   readonly #db: Database.Database;

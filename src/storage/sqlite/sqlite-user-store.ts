@@ -8,18 +8,9 @@ import type { PrincipalRecord } from '../../auth/principal.model.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { principalFromRow } from './sqlite-principal-store.js';
 import { writeTx } from './tx.js';
+import { userFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
-
-const userFromRow = (r: Row): UserRecord => ({
-  principalId: r.principal_id as string,
-  passwordHash: r.password_hash as string,
-  passwordChangedAt: r.password_changed_at as number,
-  totpSecret: (r.totp_secret as Buffer | null) ?? null,
-  totpPending: (r.totp_pending as Buffer | null) ?? null,
-  totpLastStep: (r.totp_last_step as number | null) ?? null,
-  mfaEnabledAt: (r.mfa_enabled_at as number | null) ?? null,
-});
 
 const sessionFromRow = (r: Row): SessionRecord => ({
   id: r.id as string,
