@@ -2,7 +2,8 @@
  * Key and key-version rows to records: the same columns in SQLite and PostgreSQL (the backends
  * share one logical schema), so one mapper serves both stores.
  */
-import type { KeyRecord, KeyVersionRecord } from '../keys/key.model.js';
+import type { ImportTokenRecord, KeyRecord, KeyVersionRecord } from '../keys/key.model.js';
+import { KeywardenError } from '../errors/catalog.js';
 
 type Row = Record<string, unknown>;
 
@@ -53,3 +54,18 @@ export function versionFromRow(row: Row): KeyVersionRecord {
     hsmLabel: (row.hsm_label as string | null) ?? null,
   };
 }
+
+export function importTokenFromRow(row: Row): ImportTokenRecord {
+  return {
+    id: row.id as string,
+    keyId: row.key_id as string,
+    wrappedPrivateKey: row.wrapped_private_key as Buffer,
+    publicKey: row.public_key as Buffer,
+    wrappingAlgorithm: row.wrapping_algorithm as ImportTokenRecord['wrappingAlgorithm'],
+    createdAt: row.created_at as number,
+    expiresAt: row.expires_at as number,
+  };
+}
+
+export const aliasInUse = (alias: string) => new KeywardenError('AlreadyExists', `alias "${alias}" is already in use`);
+export const aliasNotFound = (alias: string) => new KeywardenError('NotFound', `alias "${alias}" was not found`);

@@ -12,7 +12,7 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { pgCode, type Db, type Queryable, type Row } from './db.js';
-import { keyFromRow, versionFromRow } from '../key-rows.js';
+import { aliasInUse, aliasNotFound, importTokenFromRow, keyFromRow, versionFromRow } from '../key-rows.js';
 
 const KEY_COLUMNS = `k.*, (SELECT MAX(v.last_used_at) FROM key_versions v WHERE v.key_id = k.id) AS last_used,
   ARRAY(SELECT a.alias FROM aliases a WHERE a.key_id = k.id ORDER BY a.alias) AS alias_list`;
@@ -199,19 +199,9 @@ export class PostgresKeyStore implements KeyStore {
   async takeImportToken(id: string): Promise<ImportTokenRecord | undefined> {
     const row = await this.db.row('DELETE FROM import_tokens WHERE id = $1 RETURNING *', [id]);
     if (row === undefined) return undefined;
-    return {
-      id: row.id as string,
-      keyId: row.key_id as string,
-      wrappedPrivateKey: row.wrapped_private_key as Buffer,
-      publicKey: row.public_key as Buffer,
-      wrappingAlgorithm: row.wrapping_algorithm as ImportTokenRecord['wrappingAlgorithm'],
-      createdAt: row.created_at as number,
-      expiresAt: row.expires_at as number,
-    };
+    return importTokenFromRow(row);
   }
 }
 
-const aliasInUse = (alias: string) => new KeywardenError('AlreadyExists', `alias "${alias}" is already in use`);
-const aliasNotFound = (alias: string) => new KeywardenError('NotFound', `alias "${alias}" was not found`);
 
 export type { Queryable };

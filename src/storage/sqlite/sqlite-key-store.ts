@@ -8,7 +8,7 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { writeTx } from './tx.js';
-import { keyFromRow, versionFromRow } from '../key-rows.js';
+import { aliasInUse, aliasNotFound, importTokenFromRow, keyFromRow, versionFromRow } from '../key-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -256,18 +256,8 @@ export class SqliteKeyStore implements KeyStore {
       const row = this.#q.getImportToken.get(id) as Row | undefined;
       if (row === undefined) return undefined;
       this.#q.deleteImportToken.run(id);
-      return {
-        id: row.id as string,
-        keyId: row.key_id as string,
-        wrappedPrivateKey: row.wrapped_private_key as Buffer,
-        publicKey: row.public_key as Buffer,
-        wrappingAlgorithm: row.wrapping_algorithm as ImportTokenRecord['wrappingAlgorithm'],
-        createdAt: row.created_at as number,
-        expiresAt: row.expires_at as number,
-      };
+      return importTokenFromRow(row);
     })();
   }
 }
 
-const aliasInUse = (alias: string) => new KeywardenError('AlreadyExists', `alias "${alias}" is already in use`);
-const aliasNotFound = (alias: string) => new KeywardenError('NotFound', `alias "${alias}" was not found`);
