@@ -26,12 +26,18 @@ import { KeyAdminOps } from './ops/key-admin.ops.js';
 import { LedgerService } from './audit/ledger.service.js';
 import { AuditOps } from './ops/audit.ops.js';
 import { ComplianceOps } from './ops/compliance.ops.js';
+import { IncidentOps } from './ops/incident.ops.js';
+import { AlertOps } from './ops/alert.ops.js';
+import { startAnomalyDetection } from './alerts/index.js';
+import type { AlertService } from './alerts/alert.service.js';
+import type { AnomalyEngine } from './anomaly/engine.js';
+import { resolveAnomalySettings, type AnomalyConfig } from './anomaly/config.js';
+import type { QueueOptions } from './audit/sinks/sink.js';
 import { attachSinks, closeSinks, createSinks, sinkStats, type AuditSink, type SinksConfig } from './audit/sinks/index.js';
 import { audited } from './ops/audited.js';
 import { MAX_PENDING_COUNTED, Metrics } from './ops/metrics.js';
 import { MetricsOps } from './ops/metrics.ops.js';
 import { Scheduler } from './jobs/scheduler.js';
-import { hostname } from 'node:os';
 import { SysOps } from './ops/sys.ops.js';
 import { SealService } from './seal/seal.service.js';
 import type { SealType } from './seal/seal.model.js';
@@ -39,6 +45,8 @@ import { AutoUnseal, type Timers } from './seal/auto-unseal.js';
 import { HsmEntropyPool } from './hsm/entropy-pool.js';
 import { setExtraEntropy } from './crypto/primitives/entropy.js';
 import { openStore } from './storage/index.js';
+import { announceChanges } from './cluster/announce.js';
+import { invalidateOnChanges } from './cluster/invalidation.js';
 import type { Store, StorageConfig } from './storage/store.js';
 import { VERSION, buildHttpServer } from './transport/http/server.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -51,6 +59,8 @@ import { KeyPolicyService } from './auth/key-policy.service.js';
 import { DEFAULT_AWS, acceptedRegions, type AwsSettings } from './transport/aws/arn.js';
 import type { Hsm } from './hsm/hsm.js';
 import { KeywardenError } from './errors/catalog.js';
+import { CanaryService } from './keys/canary.js';
+import { BACKUP_JOB, ScheduledBackups, type BackupSchedule } from './backup/scheduled.js';
 
 export interface KeywardenOptions {
   storage: StorageConfig;
@@ -74,6 +84,14 @@ export interface KeywardenOptions {
   timers?: Timers;
   /** `mix` (config `hsm.entropy`): symmetric key material also draws on the HSM's RNG (HKDF over OS || HSM bytes). */
   hsmEntropy?: 'off' | 'mix';
+  /** Anomaly detection, alerts, their webhooks and automatic responses (config `anomaly`; docs/operations.md). */
+  anomaly?: AnomalyConfig;
+  /** Back-off of the alert webhooks (tests use short ones). */
+  alertWebhookQueue?: QueueOptions;
+  /** Several nodes on PostgreSQL (docs/ha.md): how often the job timer polls, which is also how often a follower tries to take the leader lock (default 10 s). */
+  cluster?: { pollMs?: number };
+  /** Scheduled online backups (config `backup.schedule`): the `backup` job. */
+  backupSchedule?: BackupSchedule;
 }
 
 /** Lifecycle jobs and how often each runs (each one processes everything due at the time it runs). */
@@ -111,6 +129,14 @@ export interface Keywarden {
   metrics: Metrics;
   /** The pkcs11 seal's auto-unseal (idle for other seals). */
   autoUnseal: AutoUnseal;
+  /** Key version canaries (recorded per new version; backfilled by the backup job). */
+  canaries: CanaryService;
+  /** Anomaly alerts (stored, deduplicated, delivered). */
+  alerts: AlertService;
+  /** The anomaly detectors fed by the ledger (undefined when `anomaly.enabled` is false). */
+  anomaly: AnomalyEngine | undefined;
+  /** Waits until every event committed so far has been analysed and its alerts are written (tests). */
+  settleAlerts(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,8 +144,15 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
   const clock = opts.clock ?? systemClock;
   // Sinks are validated and built before anything opens, so a bad sinks config changes nothing.
   const sinks = createSinks(opts.auditSinks ?? {});
-  const store = openStore(opts.storage);
+  const anomalySettings = resolveAnomalySettings(opts.anomaly);
+  // Writes to what nodes cache are announced on the cluster feed (src/cluster/announce.ts).
+  const store = announceChanges(openStore(opts.storage));
   try {
+    await store.cluster.start();
+    if (opts.logger) {
+      const log = opts.logger;
+      store.cluster.onEvent = (event) => (event === 'leader-acquired' || event === 'feed-restored' ? log.info : log.warn).call(log, { node: store.cluster.node, event }, `cluster: ${event}`);
+    }
     if (opts.seal === 'pkcs11' && !opts.hsm) throw new Error('the pkcs11 seal needs an HSM: configure the hsm section');
     const seal = new SealService(store.seal, clock, { ...(opts.hsm && { hsm: opts.hsm }), ...(opts.sealKeyLabel && { hsmKeyLabel: opts.sealKeyLabel }) });
     await seal.load();
@@ -144,6 +177,13 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const accessKeys = new AccessKeyService({ store: store.accessKeys, principals: store.principals, seal, clock, regions: acceptedRegions(aws) });
     const tokens = new TokenService(store.tokens, clock, accessTokens, sessions, accessKeys);
     const keys = new KeyService(store.keys, seal, clock, opts.hsm);
+    // Every new key version records a canary (backups prove with it that the version still works).
+    const canaries = new CanaryService({ canaries: store.canaries, keys: store.keys, seal, clock, ...(opts.hsm && { hsm: opts.hsm }) });
+    keys.onVersionCreated((key, v) =>
+      canaries.record(key, v).catch((e: unknown) => {
+        if (opts.logger) opts.logger.warn({ keyId: key.id, version: v.version, err: (e as Error).message }, 'key version canary not recorded; the backup job backfills it');
+      }),
+    );
     // The policy document in force (held in memory) and the policy stage that evaluates it.
     const policy = new PolicyService(store.policies, clock);
     await policy.load();
@@ -163,6 +203,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       pendingApprovals: async () => (await store.approvals.listRequests({ status: 'pending', limit: MAX_PENDING_COUNTED })).length,
       ledger: () => ledger.stats(),
       sinks: () => sinkStats(sinks),
+      leader: () => store.cluster.leader.isLeader(),
       ...(typeof hsmStats?.stats === 'function' && { hsm: hsmStats.stats.bind(hsmStats) }),
     });
     // The audit stage: every use-case of these classes records one event, awaited before its result leaves.
@@ -172,6 +213,8 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     // AWS key policies: explicit Denies checked by the pipeline after authorization (src/auth/key-policy.ts).
     const keyPolicies = new KeyPolicyService({ store: store.keyPolicies, clock, accountId: aws.accountId });
     ops.pipeline.setGates({ keyPolicy: keyPolicies });
+    // Another node's change drops what this node caches about it (src/cluster/invalidation.ts).
+    invalidateOnChanges(store.cluster.feed, store.cluster.node, { keys, tokens, accessTokens, sessions, grants, accessKeys, keyPolicies, policy, accessPolicy });
     const admin = audit(new KeyAdminOps({ pipeline: ops.pipeline, keys, clock, keyPolicies }), 'key');
     const serviceAccounts = new ServiceAccountService({ store: store.principals, clock, accessTokens, sessions });
     const grantOps = audit(new GrantOps({ pipeline: ops.pipeline, grants, principals: serviceAccounts, retirees: keyPolicies }), 'grant');
@@ -201,7 +244,16 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       policyDocuments: policyOps,
       clock,
     }), 'request');
-    const scheduler = new Scheduler({ store: store.jobs, clock, owner: `${hostname()}:${process.pid}`, ...(opts.logger ? { logger: opts.logger } : {}) });
+    // Jobs run on the cluster's leader only. A sealed node cannot run the key jobs, so on a shared
+    // store it gives the lock up to an unsealed node (a single SQLite node keeps it: approval expiry runs sealed).
+    const leader = {
+      tryAcquire: async () => {
+        if (store.cluster.backend === 'sqlite' || !seal.sealed) return store.cluster.leader.tryAcquire();
+        if (store.cluster.leader.isLeader()) await store.cluster.leader.release();
+        return false;
+      },
+    };
+    const scheduler = new Scheduler({ store: store.jobs, clock, owner: store.cluster.node, leader, ...(opts.logger ? { logger: opts.logger } : {}) });
     // Jobs only touch keys while unsealed; a sealed node skips the run (and retries next interval).
     const whenUnsealed = (f: (now: number) => Promise<number>) => async (now: number) => ({ processed: seal.sealed ? 0 : await f(now) });
     await scheduler.register('usage-flush', JOB_INTERVALS_MS['usage-flush'], whenUnsealed(async () => (await keys.flushUsage()) + (await grants.flushUsage())));
@@ -210,9 +262,17 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('material-expiry', JOB_INTERVALS_MS['material-expiry'], whenUnsealed((now) => keys.expireMaterialDue(now)));
     // Approval requests live in the store only, so their expiry runs sealed or not.
     await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
-    if (opts.startJobs) scheduler.start();
+    if (opts.backupSchedule) {
+      // An online backup runs sealed or not (the snapshot holds wrapped keys); canaries are backfilled only unsealed.
+      const backups = new ScheduledBackups({ store, source: opts.storage.type, schedule: opts.backupSchedule, canaries, seal, audit: (e) => ledger.append(e) });
+      await scheduler.register(BACKUP_JOB, opts.backupSchedule.intervalMinutes * 60_000, async (now, signal) => {
+        await backups.run(now, signal);
+        return { processed: 1 };
+      });
+    }
+    if (opts.startJobs) scheduler.start(opts.cluster?.pollMs);
     const rootGeneration = new RootGenerationService({ seal, tokens, principals: store.principals, clock });
-    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration, ...(opts.hsm && { hsm: opts.hsm }),
+    const sys = audit(new SysOps({ seal, tokens, clock, version: VERSION, configuredSeal: opts.seal, pipeline: ops.pipeline, scheduler, rootGeneration, cluster: store.cluster, ...(opts.hsm && { hsm: opts.hsm }),
       readiness: { pingStore: () => store.schemaVersion(), ledger: () => ledger.stats(), sinks: () => sinkStats(sinks) },
     }), 'sys', {
       init: { operation: 'sys:init', facts: 2, authMethod: 'none' },
@@ -226,8 +286,22 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const accessKeyOps = audit(new AccessKeyOps({ pipeline: ops.pipeline, accessKeys }), 'access-key');
     const compliance = audit(new ComplianceOps({ pipeline: ops.pipeline, keys, grants, policy, clock }), 'compliance');
     const metricsOps = audit(new MetricsOps({ pipeline: ops.pipeline, metrics }), 'metrics');
+    // The key-compromise playbook: drills restore the store's snapshot into a scratch copy.
+    const incidents = audit(new IncidentOps({ pipeline: ops.pipeline, keys, grants, store, seal, clock, ...(opts.hsm && { hsm: opts.hsm }) }), 'incident');
+    // Anomaly detection: committed events -> detectors -> alerts (stored, audited, delivered, responses).
+    const anomaly = startAnomalyDetection({
+      settings: anomalySettings,
+      store: store.alerts,
+      ledger,
+      clock,
+      metrics,
+      responder: { principals: store.principals, sessions, serviceAccounts, keys, approvals },
+      onError: (e) => opts.logger && opts.logger.warn({ err: e }, 'anomaly detection'),
+      ...(opts.alertWebhookQueue && { webhookQueue: opts.alertWebhookQueue }),
+    });
+    const alertOps = audit(new AlertOps({ pipeline: ops.pipeline, alerts: anomaly.alerts }), 'alert');
     ledger.start();
-    const app = await buildHttpServer({ ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, accessKeys: accessKeyOps, metrics: metricsOps, observeHttp: (m, r, s, t) => metrics.observeHttp(m, r, s, t), aws, logger: opts.logger }, opts.https ? { https: opts.https } : {});
+    const app = await buildHttpServer({ alerts: alertOps, ops, admin, sys, access, grantOps, users: userOps, approvals: approvalOps, audit: auditOps, compliance, policies: policyOps, accessKeys: accessKeyOps, metrics: metricsOps, incidents, observeHttp: (m, r, s, t) => metrics.observeHttp(m, r, s, t), aws, logger: opts.logger }, opts.https ? { https: opts.https } : {});
     let closed = false;
     return {
       app,
@@ -251,6 +325,10 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
       sinks,
       metrics,
       autoUnseal,
+      canaries,
+      alerts: anomaly.alerts,
+      anomaly: anomaly.engine,
+      settleAlerts: () => anomaly.settle(),
       async close() {
         if (closed) return;
         closed = true;
@@ -260,11 +338,15 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
         // Events of the last requests are written, and a last checkpoint covers them (so nothing
         // recorded before a shutdown depends on a later run to be signed), before the store closes.
         await ledger.close();
+        // Alerts of the last events (and their alert:* events) are written before the final checkpoint.
+        await anomaly.settle();
+        await ledger.close();
         if (!seal.sealed && ledger.stats().size > ((await ledger.latestCheckpoint().catch(() => undefined))?.size ?? 0)) {
           await ledger.checkpoint().catch((e: unknown) => opts.logger && opts.logger.error({ err: e }, 'final audit checkpoint failed'));
         }
         // The sinks get a moment to deliver what they hold, the final checkpoint included.
         await closeSinks(sinks, 5_000);
+        await anomaly.close(5_000);
         if (!seal.sealed) await keys.flushUsage().catch(() => undefined);
         await grants.flushUsage().catch(() => undefined);
         seal.seal();

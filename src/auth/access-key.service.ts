@@ -103,6 +103,13 @@ export class AccessKeyService {
     this.#signingKeys.clear();
   }
 
+  /** Another node changed access key `accessKeyId` (absent: keys or principals wholesale; src/cluster/invalidation.ts). */
+  invalidate(accessKeyId?: string): void {
+    if (accessKeyId !== undefined) return this.#drop(accessKeyId);
+    this.#dropAll();
+    this.#principals.clear();
+  }
+
   /** The record through the short-lived cache (null: no such key). */
   async #record(accessKeyId: string): Promise<AccessKeyRecord | undefined> {
     let r = this.#records.get(accessKeyId);

@@ -20,7 +20,7 @@ export const ACTIONS = [
   'key:verify-mac', 'key:re-wrap', 'key:report', 'key:purge', 'random:generate', 'sys:seal', 'sys:jobs', 'sys:metrics', 'principal:read',
   'principal:manage', 'principal:bind', 'grant:read', 'grant:manage', 'grant:revoke', 'token:revoke', 'request:create',
   'request:read', 'request:approve', 'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root', 'principal:self',
-  'audit:read',
+  'audit:read', 'incident:respond', 'alert:read', 'alert:manage',
 ] as const satisfies readonly Action[];
 // A new Action MUST be added above, or the policy validation would refuse it.
 const allActionsListed: [Exclude<Action, (typeof ACTIONS)[number]>] extends [never] ? true : false = true;

@@ -150,6 +150,15 @@ export class AccessTokenService {
     await this.d.store.purgeRevokedTokens(now);
   }
 
+  /**
+   * Another node revoked token `jti` (absent: changed principals or tokens wholesale; see
+   * src/cluster/invalidation.ts): the revocation is re-read from the store on the next use.
+   */
+  invalidate(jti?: string): void {
+    if (jti === undefined) this.#principals.clear();
+    for (const v of this.#verified.values()) if (jti === undefined || v.jti === jti) v.checkedAt = -Infinity;
+  }
+
   /** Forget this node's cached copy of a principal after changing it (roles, disabled). */
   invalidatePrincipal(id: string): void {
     this.#principals.delete(id);

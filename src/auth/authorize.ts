@@ -61,7 +61,13 @@ export type Action =
   /** Acting on one's own identity (revoking one's own token): every authenticated principal. */
   | 'principal:self'
   /** Reading the audit ledger: checkpoints, proofs, export, event search (issue 4/10 §7). */
-  | 'audit:read';
+  | 'audit:read'
+  /** Reading anomaly alerts (GET /v1/alerts; issue 10/10 §4). */
+  | 'alert:read'
+  /** Acknowledging and resolving anomaly alerts. */
+  | 'alert:manage'
+  /** Running the key-compromise playbook on a key, or a drill of it (issue 10/10 §5). */
+  | 'incident:respond';
 
 /**
  * Facts of the request that grant conditions are evaluated against (issue 3/10 §4): the time, the

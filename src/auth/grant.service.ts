@@ -58,6 +58,11 @@ export class GrantService implements GrantLookup {
     this.#cache = new TtlCache(clock, GRANT_CACHE_TTL_MS);
   }
 
+  /** Another node changed grants (src/cluster/invalidation.ts): re-read them on the next check. */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
   async hasGrant(principalId: string, keyId: string, operation: GrantOperation | 'any', ctx?: GrantContext): Promise<boolean> {
     const mine = await this.#grantsOf(principalId);
     const direct = mine.byKey.get(keyId);

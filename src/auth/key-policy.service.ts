@@ -20,6 +20,12 @@ export class KeyPolicyService {
     this.#cache = new TtlCache(d.clock, KEY_POLICY_CACHE_TTL_MS);
   }
 
+  /** Another node put the policy of `keyId` (absent: any key; src/cluster/invalidation.ts). */
+  invalidate(keyId?: string): void {
+    if (keyId === undefined) this.#cache.clear();
+    else this.#cache.delete(keyId);
+  }
+
   get(keyId: string): Promise<KeyPolicyRecord | undefined> {
     return this.d.store.getKeyPolicy(keyId);
   }

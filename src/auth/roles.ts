@@ -36,19 +36,19 @@ const allow = (actions: readonly Action[]): Partial<Record<Action, Rule>> => Obj
 
 export const ROLE_TABLE: Record<Role, Partial<Record<Action, Rule>>> = {
   /** Manages principals and role bindings; cannot use or manage keys. */
-  admin: allow(['principal:manage', 'principal:bind', 'principal:read', 'token:revoke', 'sys:jobs', 'sys:metrics', 'request:create', 'request:read', 'access:review', 'policy:read', 'sys:revoke-root']),
+  admin: allow(['principal:manage', 'principal:bind', 'principal:read', 'token:revoke', 'sys:jobs', 'sys:metrics', 'request:create', 'request:read', 'access:review', 'policy:read', 'sys:revoke-root', 'alert:read']),
   /** Creates and governs keys and their grants; cannot use them. */
   'key-administrator': allow(KEY_ADMIN_ACTIONS),
   /** Revokes compromised keys, revokes grants and tokens, seals; cannot create or use keys. */
   'security-officer': allow([
     'key:describe', 'key:list', 'key:versions', 'key:revoke', 'key:report', 'grant:read', 'grant:revoke',
     'principal:read', 'token:revoke', 'sys:seal', 'sys:jobs', 'sys:metrics', 'request:create', 'request:read', 'request:approve',
-    'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root', 'audit:read',
+    'access:review', 'policy:read', 'policy:edit', 'sys:revoke-root', 'audit:read', 'incident:respond', 'alert:read', 'alert:manage',
   ]),
   /** Cryptographic operations only on keys granted to it. */
   application: { ...GRANTED_ACTIONS, 'key:describe': 'any-grant', 'key:public-key': 'any-grant', 'random:generate': 'allow', 'request:create': 'allow' },
   /** Read-only metadata and the audit ledger. */
-  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs', 'sys:metrics', 'request:read', 'access:review', 'policy:read', 'audit:read']),
+  auditor: allow(['key:describe', 'key:list', 'key:versions', 'key:report', 'grant:read', 'principal:read', 'sys:jobs', 'sys:metrics', 'request:read', 'access:review', 'policy:read', 'audit:read', 'alert:read']),
 };
 
 /**

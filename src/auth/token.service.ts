@@ -78,6 +78,11 @@ export class TokenService {
     return n;
   }
 
+  /** Another node changed tokens (src/cluster/invalidation.ts): forget every cached lookup. */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
   /** Resolves a bearer token to a principal, or throws Unauthenticated. */
   async authenticate(token: string | undefined): Promise<Principal> {
     if (token === undefined || token.length === 0) throw errors.unauthenticated('A bearer token is required (Authorization: Bearer <token>)');

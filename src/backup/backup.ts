@@ -54,6 +54,17 @@ export const ManifestSchema = Type.Object({
     /** HMAC-SHA256(backup key, label): tells "wrong shares" apart from "corrupted ciphertext". */
     check: B64,
   }, { additionalProperties: false }),
+  /**
+   * The audit ledger in the snapshot: its event count and newest signed checkpoint, which a DR
+   * drill compares with the restored ledger. Absent in files written before it existed.
+   */
+  ledger: Type.Optional(Type.Object({
+    events: Type.Integer({ minimum: 0 }),
+    checkpoint: Type.Union([
+      Type.Object({ size: Type.Integer({ minimum: 0 }), rootHash: B64, time: Type.Integer({ minimum: 0 }), keyId: Type.String({ maxLength: 128 }) }, { additionalProperties: false }),
+      Type.Null(),
+    ]),
+  }, { additionalProperties: false })),
   signing: Type.Object({
     algorithm: Type.Literal('Ed25519'),
     publicKey: B64,
@@ -68,8 +79,11 @@ export class BackupError extends Error {}
 const fingerprintOf = (spki: Buffer) => `SHA256:${sha256(spki).toString('hex')}`;
 
 /** The manifest part the GCM tag binds (fixed key order, whatever the file's JSON order is). */
-const contentAad = (m: Manifest) =>
-  Buffer.from(JSON.stringify({ format: m.format, createdAt: m.createdAt, schemaVersion: m.schemaVersion, source: m.source, tables: m.tables }));
+const contentAad = (m: Pick<Manifest, 'format' | 'createdAt' | 'schemaVersion' | 'source' | 'tables' | 'ledger'>) =>
+  Buffer.from(JSON.stringify({
+    format: m.format, createdAt: m.createdAt, schemaVersion: m.schemaVersion, source: m.source, tables: m.tables,
+    ...(m.ledger && { ledger: { events: m.ledger.events, checkpoint: m.ledger.checkpoint && { size: m.ledger.checkpoint.size, rootHash: m.ledger.checkpoint.rootHash, time: m.ledger.checkpoint.time, keyId: m.ledger.checkpoint.keyId } } }),
+  }));
 
 const signedMessage = (manifestLine: Buffer, ciphertextSha256: string) =>
   Buffer.concat([Buffer.from(SIGNING_DOMAIN), manifestLine, Buffer.from(`\n${ciphertextSha256}`)]);
@@ -77,9 +91,11 @@ const signedMessage = (manifestLine: Buffer, ciphertextSha256: string) =>
 // ---- snapshot <-> JSON lines --------------------------------------------------------------------
 
 /** Serializes a snapshot: per table a header line then one JSON array per row; hashes per table. */
-async function encodeSnapshot(chunks: AsyncIterable<SnapshotChunk>): Promise<{ plaintext: Buffer; tables: Manifest['tables'] }> {
+async function encodeSnapshot(chunks: AsyncIterable<SnapshotChunk>): Promise<{ plaintext: Buffer; tables: Manifest['tables']; ledger?: NonNullable<Manifest['ledger']> }> {
   const parts: string[] = [];
   const tables: Manifest['tables'] = [];
+  let ledger: NonNullable<Manifest['ledger']> | undefined;
+  let newestN = -1;
   let current: { name: string; lines: string[]; rows: number } | undefined;
   const finish = () => {
     if (!current) return;
@@ -95,9 +111,19 @@ async function encodeSnapshot(chunks: AsyncIterable<SnapshotChunk>): Promise<{ p
     }
     for (const row of chunk.rows) current.lines.push(`${JSON.stringify(row)}\n`);
     current.rows += chunk.rows.length;
+    if (chunk.table === 'audit_events') (ledger ??= { events: 0, checkpoint: null }).events += chunk.rows.length;
+    if (chunk.table === 'audit_checkpoints') {
+      const col = (name: string) => chunk.columns.indexOf(name);
+      for (const r of chunk.rows) {
+        const n = Number(r[col('n')]);
+        if (n <= newestN) continue;
+        newestN = n;
+        (ledger ??= { events: 0, checkpoint: null }).checkpoint = { size: Number(r[col('size')]), rootHash: String(r[col('root_hash')]), time: Number(r[col('time')]), keyId: String(r[col('key_id')]) };
+      }
+    }
   }
   finish();
-  return { plaintext: Buffer.from(parts.join('')), tables };
+  return { plaintext: Buffer.from(parts.join('')), tables, ...(ledger && { ledger }) };
 }
 
 interface DecodedTable {
@@ -209,7 +235,7 @@ export function validateShareParams(shares: number, threshold: number): void {
 
 export async function createBackup(input: CreateBackupInput): Promise<CreatedBackup> {
   validateShareParams(input.shares, input.threshold);
-  const { plaintext, tables } = await encodeSnapshot(input.chunks);
+  const { plaintext, tables, ledger } = await encodeSnapshot(input.chunks);
   const key = randomBytes(32);
   const signing = generateKeyPair({ type: 'ed25519' });
   try {
@@ -220,8 +246,9 @@ export async function createBackup(input: CreateBackupInput): Promise<CreatedBac
       schemaVersion: input.schemaVersion,
       source: input.source,
       tables,
+      ...(ledger && { ledger }),
     } as const;
-    const ciphertext = aesGcmSeal(key, nonce, plaintext, contentAad(partial as Manifest));
+    const ciphertext = aesGcmSeal(key, nonce, plaintext, contentAad(partial));
     const manifest: Manifest = {
       ...partial,
       encryption: { algorithm: 'AES-256-GCM', nonce: nonce.toString('base64'), ciphertextBytes: ciphertext.length, ciphertextSha256: sha256(ciphertext).toString('hex') },

@@ -4,14 +4,17 @@ import { ApiError } from './client.js';
 import { registerAccessCommands } from './commands/access.js';
 import { registerAccessKeyCommands } from './commands/access-key.js';
 import { registerAccessPolicyCommands } from './commands/access-policy.js';
+import { registerAlertCommands } from './commands/alert.js';
 import { registerApplyCommand } from './commands/apply.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backup.js';
+import { registerDrCommands } from './commands/dr.js';
 import { registerAsymmetricCommands, registerKeyMaterialCommands } from './commands/asymmetric.js';
 import { registerComplianceCommands } from './commands/compliance.js';
 import { registerEnvelopeCommands } from './commands/envelope.js';
 import { registerCryptoCommands } from './commands/crypto.js';
 import { registerGrantCommands } from './commands/grant.js';
+import { registerIncidentCommands } from './commands/incident.js';
 import { registerKeyCommands } from './commands/key.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerOperatorCommands } from './commands/operator.js';
@@ -71,11 +74,14 @@ export function buildProgram(): Command {
   registerRequestCommands(program);
   registerAccessPolicyCommands(program);
   registerAuditCommands(program);
+  registerAlertCommands(program);
   registerPolicyCommands(program);
   registerComplianceCommands(program);
+  registerIncidentCommands(program);
   registerApplyCommand(program);
   registerEnvelopeCommands(program);
   registerBackupCommands(program);
+  registerDrCommands(program);
   return program;
 }
 

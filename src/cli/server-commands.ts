@@ -146,8 +146,11 @@ export async function runServer(configFile: string): Promise<void> {
     ...(config.audit?.sinks && { auditSinks: config.audit.sinks }),
     ...(https ? { https } : {}),
     ...(config.aws && { aws: config.aws }),
+    ...(config.anomaly && { anomaly: config.anomaly }),
+    ...(config.cluster && { cluster: config.cluster }),
     ...(hsm && { hsm, hsmEntropy: config.hsm?.entropy ?? 'off' }),
     ...(config.seal.type === 'pkcs11' && config.seal.keyLabel !== undefined && { sealKeyLabel: config.seal.keyLabel }),
+    ...(config.backup?.schedule && { backupSchedule: config.backup.schedule }),
   });
   const url = await listen(kw, parseListenAddress(config.listen.address), https ? 'https' : 'http');
   stopOnSignals(kw, log);

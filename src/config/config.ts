@@ -8,6 +8,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { SinksConfigSchema } from '../audit/sinks/index.js';
+import { AnomalyConfigSchema, resolveAnomalySettings } from '../anomaly/config.js';
+import { recipientAlgorithm } from '../crypto/primitives/recipient-seal.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -69,6 +71,39 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Scheduled online backups (docs/backup.md): run by the job runner (the leader only, with several nodes). */
+    backup: Type.Optional(
+      Type.Object(
+        {
+          schedule: Type.Object(
+            {
+              intervalMinutes: Type.Integer({ minimum: 1, maximum: 525_600, description: 'minutes between backups (the first runs at start)' }),
+              dir: Type.String({ minLength: 1, description: 'directory of the backup files and their custodian share files' }),
+              retain: Type.Integer({ minimum: 1, maximum: 10_000, description: 'newest backups kept; older ones are deleted' }),
+              /** One backup key share per custodian, encrypted to their public key (PEM, X25519 or RSA >= 2048). */
+              custodians: Type.Array(
+                Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }), publicKey: Type.String({ minLength: 1, maxLength: 16_384 }) }, { additionalProperties: false }),
+                { minItems: 1, maxItems: 255 },
+              ),
+              threshold: Type.Integer({ minimum: 1, maximum: 255, description: 'custodian shares needed to restore' }),
+            },
+            { additionalProperties: false },
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Several nodes on one PostgreSQL (docs/ha.md). */
+    cluster: Type.Optional(
+      Type.Object(
+        {
+          pollMs: Type.Optional(Type.Integer({ minimum: 200, maximum: 300_000, description: 'job timer poll; also how often a follower tries to take the leader lock (default 10000)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Anomaly detection on key usage, alerts, webhooks, automatic responses (docs/operations.md). */
+    anomaly: Type.Optional(AnomalyConfigSchema),
     log: Type.Optional(
       Type.Object(
         { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))) },
@@ -131,6 +166,28 @@ export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
     config.hsm.library = abs(config.hsm.library);
   }
   if (config.seal.type === 'pkcs11' && !config.hsm) throw new ConfigError('invalid config at seal: the pkcs11 seal needs the hsm section');
+  if (config.anomaly) {
+    try {
+      resolveAnomalySettings(config.anomaly); // zone CIDRs and webhook URLs (the schema checked the rest)
+    } catch (e) {
+      throw new ConfigError((e as Error).message.replace(/^invalid anomaly config at \/([^:]*)/, (_, path: string) => `invalid config at anomaly.${path.replace(/\//g, '.')}`));
+    }
+  }
+  const schedule = config.backup?.schedule;
+  if (schedule) {
+    schedule.dir = abs(schedule.dir);
+    const n = schedule.custodians.length;
+    if (schedule.threshold > n) throw new ConfigError(`invalid config at backup.schedule.threshold: ${schedule.threshold} is more than the ${n} custodians`);
+    if (schedule.threshold === 1 && n > 1) throw new ConfigError('invalid config at backup.schedule.threshold: 1 is only allowed with a single custodian (each share would be the whole key)');
+    schedule.custodians.forEach((c, i) => {
+      if (schedule.custodians.findIndex((o) => o.name === c.name) !== i) throw new ConfigError(`invalid config at backup.schedule.custodians: the name ${c.name} is used twice`);
+      try {
+        recipientAlgorithm(c.publicKey);
+      } catch (e) {
+        throw new ConfigError(`invalid config at backup.schedule.custodians.${i}.publicKey: ${(e as Error).message}`);
+      }
+    });
+  }
   const fileSink = config.audit?.sinks?.file;
   if (fileSink) fileSink.path = abs(fileSink.path);
   const webhook = config.audit?.sinks?.webhook;

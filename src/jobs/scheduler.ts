@@ -44,6 +44,12 @@ export interface SchedulerOptions {
   /** How long a lease lasts without renewal, i.e. how soon a crashed run is taken over. Default 5 minutes. */
   leaseMs?: number;
   logger?: JobLogger;
+  /**
+   * Several nodes (src/cluster/cluster.ts): the timer runs jobs only while tryAcquire() says this
+   * node holds the leader lock (asked at every poll, so a follower takes over within one poll of
+   * the leader's death). The per-job leases stay the second guard. tick() and runNow() ignore it.
+   */
+  leader?: { tryAcquire(): Promise<boolean> };
 }
 
 export const DEFAULT_LEASE_MS = 5 * 60_000;
@@ -65,6 +71,7 @@ export class Scheduler {
   readonly #owner: string;
   readonly #leaseMs: number;
   readonly #log: JobLogger;
+  readonly #leader: SchedulerOptions['leader'];
   readonly #handlers = new Map<string, JobHandler>();
   /** Every tick/runNow in progress; stop() waits for all of them. */
   readonly #inflight = new Set<Promise<unknown>>();
@@ -82,6 +89,7 @@ export class Scheduler {
     this.#owner = opts.owner;
     this.#leaseMs = leaseMs;
     this.#log = opts.logger ?? silent;
+    this.#leader = opts.leader;
   }
 
   /**
@@ -153,7 +161,10 @@ export class Scheduler {
   #onTimer(): void {
     if (this.#timerTickBusy) return; // MUST NOT pile up ticks behind a slow one
     this.#timerTickBusy = true;
-    this.tick()
+    const leader = this.#leader;
+    // A lock check that fails counts as "not leader" (fail closed): no jobs this poll.
+    const leading = leader === undefined ? Promise.resolve(true) : leader.tryAcquire().catch(() => false);
+    this.#track(leading.then((ok) => (ok && this.#timer !== undefined ? this.tick() : undefined)))
       .catch((e: unknown) => this.#log.error({ err: shortErrorMessage(e) }, 'scheduler tick failed'))
       .finally(() => {
         this.#timerTickBusy = false;

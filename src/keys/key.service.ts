@@ -113,6 +113,8 @@ export interface VersionHandle {
   uses: number;
   pending: number;
   lastUsedAt: number;
+  /** When the version's stored state was last confirmed (re-checked after KEY_CACHE_TTL_MS or another node's change). */
+  checkedAt: number;
 }
 
 export const DAY_MS = 86_400_000;
@@ -149,10 +151,14 @@ export class KeyService {
   readonly #handles = new Map<string, VersionHandle>();
   /** Key records by id and by alias. Contract: every write through this service clears it. */
   readonly #records: TtlCache<string, KeyRecord>;
+  /** Pending uses of versions dropped from the cache, written by the next flushUsage. */
+  readonly #unflushed: Array<{ keyId: string; version: number; count: number; lastUsedAt: number }> = [];
   /** Rotations in flight per key, so that concurrent triggers rotate once. */
   readonly #rotating = new Map<string, Promise<KeyRecord>>();
   /** Lookups answered from the caches and from the store (metrics: key cache hit ratio). */
   readonly #cacheStats = { material: { hits: 0, misses: 0 }, records: { hits: 0, misses: 0 } };
+  /** Told of every version stored by create, rotate and import (canaries: src/keys/canary.ts). */
+  readonly #versionListeners: Array<(key: KeyRecord, version: KeyVersionRecord) => Promise<unknown>> = [];
 
   constructor(
     private readonly store: KeyStore,
@@ -286,7 +292,7 @@ export class KeyService {
   async handle(keyId: string, version: number): Promise<VersionHandle | undefined> {
     const cacheKey = `${keyId}:${version}`;
     const cached = this.#handles.get(cacheKey);
-    if (cached !== undefined) {
+    if (cached !== undefined && (cached.checkedAt + KEY_CACHE_TTL_MS > this.clock.now() || (await this.#stillEnabled(cached)))) {
       this.#cacheStats.material.hits++;
       return cached;
     }
@@ -329,6 +335,7 @@ export class KeyService {
       uses: record.usageCount,
       pending: 0,
       lastUsedAt: record.lastUsedAt ?? 0,
+      checkedAt: this.clock.now(),
     };
     this.#handles.set(cacheKey, handle);
     return handle;
@@ -359,7 +366,8 @@ export class KeyService {
 
   /** Writes pending usage counters to the store (the usage-flush job and shutdown call this). */
   async flushUsage(): Promise<number> {
-    const deltas = [];
+    const dropped = this.#unflushed.splice(0);
+    const deltas = [...dropped];
     for (const h of this.#handles.values()) {
       if (h.pending > 0) deltas.push({ keyId: h.keyId, version: h.version, count: h.pending, lastUsedAt: h.lastUsedAt });
     }
@@ -368,7 +376,8 @@ export class KeyService {
     try {
       await this.store.addUsage(deltas);
     } catch (e) {
-      for (const d of deltas) {
+      this.#unflushed.push(...dropped);
+      for (const d of deltas.slice(dropped.length)) {
         const h = this.#handles.get(`${d.keyId}:${d.version}`);
         if (h) h.pending += d.count;
       }
@@ -376,6 +385,44 @@ export class KeyService {
     }
     this.#records.clear();
     return deltas.length;
+  }
+
+  /**
+   * `listener` runs after each new version is stored (create, rotate, import), awaited before the
+   * call answers. Its failure never fails the change (the version exists): it handles its own errors.
+   */
+  onVersionCreated(listener: (key: KeyRecord, version: KeyVersionRecord) => Promise<unknown>): void {
+    this.#versionListeners.push(listener);
+  }
+
+  async #versionCreated(key: KeyRecord, version: KeyVersionRecord): Promise<void> {
+    for (const l of this.#versionListeners) await l(key, version).catch(() => undefined);
+  }
+
+  /**
+   * Cross-node invalidation (src/cluster/invalidation.ts): another node changed key `keyId` (absent:
+   * any key). Records are re-read; cached versions are re-checked against the store on their next
+   * use (kept, with their pending usage, while still Enabled; dropped when disabled or destroyed).
+   */
+  invalidate(keyId?: string): void {
+    this.#records.clear();
+    for (const h of this.#handles.values()) if (keyId === undefined || h.keyId === keyId) h.checkedAt = -Infinity;
+  }
+
+  /**
+   * The material cache's backstop against a missed change: a cached version is confirmed Enabled in
+   * the store at most every KEY_CACHE_TTL_MS, and its usage count refreshed (other nodes' uses count
+   * toward the limit). false (and the handle dropped) when it no longer is.
+   */
+  async #stillEnabled(h: VersionHandle): Promise<boolean> {
+    const record = await this.store.getVersion(h.keyId, h.version);
+    if (record !== undefined && record.state === 'Enabled' && this.#handles.get(`${h.keyId}:${h.version}`) === h) {
+      h.uses = Math.max(h.uses, record.usageCount + h.pending);
+      h.checkedAt = this.clock.now();
+      return true;
+    }
+    this.#dropVersions(h.keyId, [h.version]);
+    return false;
   }
 
   dropCache(): void {
@@ -387,6 +434,8 @@ export class KeyService {
   #dropVersions(keyId: string, versions?: number[]): void {
     for (const [k, h] of this.#handles) {
       if (h.keyId === keyId && (versions === undefined || versions.includes(h.version))) {
+        // Uses made before the drop still count (the next flush writes them).
+        if (h.pending > 0) this.#unflushed.push({ keyId: h.keyId, version: h.version, count: h.pending, lastUsedAt: h.lastUsedAt });
         h.crypto.dispose();
         this.#handles.delete(k);
       }
@@ -638,6 +687,7 @@ export class KeyService {
       const version = this.#wrapVersion(rootKey, key, next, now, material);
       const updated: KeyRecord = { ...key, state, primaryVersion: next, materialExpiresAt: validTo ?? null, updatedAt: now };
       await this.#apply({ key: updated, newVersion: version });
+      await this.#versionCreated(updated, version);
       return updated;
     } finally {
       wrapping.dispose();
@@ -735,17 +785,23 @@ export class KeyService {
    * with a label of its own, which no version points at: see hsmLabelFor).
    */
   async #withNewVersion(rootKey: SecretBytes, key: KeyRecord, version: number, now: number, write: (v: KeyVersionRecord) => Promise<void>): Promise<void> {
-    if (key.protection !== 'hsm') return write(this.#newVersion(rootKey, key, version, now));
+    if (key.protection !== 'hsm') {
+      const v = this.#newVersion(rootKey, key, version, now);
+      await write(v);
+      return this.#versionCreated(key, v);
+    }
     const hsm = this.hsm;
     if (hsm === undefined) throw new KeywardenError('HsmUnavailable', `key ${key.id} is protected by an HSM, but no HSM is configured on this server`);
     const label = hsmLabelFor(key.id, version);
     const { publicSpki } = await hsm.generateKey(label, hsmKindOf(key.spec));
+    const v = newKeyVersion({ keyId: key.id, version, createdAt: now, wrappedMaterial: Buffer.alloc(0), hsmLabel: label, publicKey: publicSpki ?? null });
     try {
-      await write(newKeyVersion({ keyId: key.id, version, createdAt: now, wrappedMaterial: Buffer.alloc(0), hsmLabel: label, publicKey: publicSpki ?? null }));
+      await write(v);
     } catch (e) {
       await hsm.destroy({ label }).catch(() => undefined);
       throw e;
     }
+    await this.#versionCreated(key, v);
   }
 
   /** C_DestroyObject for the HSM objects of these (destroyed) versions; idempotent. */

@@ -20,7 +20,7 @@ export const KEY_STATS_TTL_MS = 5_000;
 export const ROTATION_OVERDUE_MS = 60 * 60_000;
 /** Pending approval requests counted at most (the gauge saturates there). */
 export const MAX_PENDING_COUNTED = 10_000;
-/** The detectors of issue 10 §3; each has a series from the start, at 0 until detectors exist. */
+/** The detectors of issue 10 §3 (src/anomaly/detectors.ts); each has a series from the start, at 0 until it raises an alert. */
 export const ANOMALY_DETECTORS = ['rate-spike', 'new-zone', 'unusual-hours', 'probing', 'inactive-key-use', 'mass-data-key'] as const;
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -39,6 +39,8 @@ export interface MetricsSources {
   sinks?: () => Record<string, SinkStats>;
   /** The PKCS#11 adapter's counters, when an HSM is configured. */
   hsm?: () => { calls: number; errors: number; latencyMsSum: number; reconnects: number };
+  /** Whether this node holds the cluster's leader lock (src/cluster/cluster.ts). */
+  leader?: () => boolean;
 }
 
 interface KeyStats {
@@ -88,13 +90,17 @@ export class Metrics {
     });
     this.#http = new Counter({ name: 'keywarden_http_requests_total', help: 'HTTP requests answered, by method, route template and status code', labelNames: ['method', 'route', 'status'], registers });
     this.#httpSeconds = new Histogram({ name: 'keywarden_http_request_duration_seconds', help: 'HTTP request duration (fastify elapsed time), by method and route template', labelNames: ['method', 'route'], buckets: SECONDS_BUCKETS, registers });
-    this.#anomalies = new Counter({ name: 'keywarden_anomaly_alerts_total', help: 'Anomaly alerts raised, by detector (placeholder: stays 0 until the anomaly detectors of issue 10 section 3 exist)', labelNames: ['detector'], registers });
+    this.#anomalies = new Counter({ name: 'keywarden_anomaly_alerts_total', help: 'Anomaly alerts raised (new alerts; repeats folded into an open alert are not counted), by detector', labelNames: ['detector'], registers });
     for (const d of ANOMALY_DETECTORS) this.#anomalies.inc({ detector: d }, 0);
 
     this.#keyGauges(registers);
     this.#auditMetrics(registers);
     this.#cacheMetrics(registers);
     if (src.hsm) this.#hsmMetrics(registers, src.hsm);
+    const { leader } = src;
+    if (leader !== undefined) {
+      new Gauge({ name: 'keywarden_cluster_leader', help: '1 while this node holds the leader lock (it runs the scheduled jobs), else 0; exactly one node of a cluster reports 1', registers, collect() { this.set(leader() ? 1 : 0); } });
+    }
   }
 
   /** The audit stage's observer (OperationObserver of src/ops/audited.ts). */
@@ -121,7 +127,7 @@ export class Metrics {
     c.seconds.observe(seconds);
   }
 
-  /** For the anomaly detectors (issue 10 §3). */
+  /** One new alert raised (src/alerts/alert.service.ts). */
   anomalyAlert(detector: string): void {
     this.#anomalies.inc({ detector });
   }

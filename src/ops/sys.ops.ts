@@ -15,6 +15,7 @@ import type { RequestFacts } from './audited.js';
 import type { LedgerStats } from '../audit/ledger.service.js';
 import type { SinkStats } from '../audit/sinks/sink.js';
 import type { Call, Pipeline } from './pipeline.js';
+import { clusterStatus, type Cluster, type ClusterStatus } from '../cluster/cluster.js';
 
 export interface Health {
   initialized: boolean;
@@ -26,6 +27,8 @@ export interface Health {
   sealReason?: string;
   /** When an HSM is configured: can it be reached, and how fast. */
   hsm?: HsmHealth;
+  /** This node: its name, whether it holds the leader lock (runs the jobs), the shared store's backend. */
+  cluster?: ClusterStatus;
 }
 
 /** A health probe must answer even when a network HSM hangs. */
@@ -54,8 +57,9 @@ export interface Readiness {
   status: 200 | 429 | 472 | 501 | 503;
   initialized: boolean;
   sealed: boolean;
-  /** Single node: always the leader (issue 9/10 brings standby nodes). */
+  /** Holds the cluster's leader lock (runs the jobs); a follower is ready all the same: every node serves every request. */
   leader: boolean;
+  cluster?: ClusterStatus;
   /** An audit sink dropped records since the previous probe: reported, but not a reason to stop serving. */
   degraded: boolean;
   checks: {
@@ -80,6 +84,7 @@ export class SysOps {
       rootGeneration: RootGenerationService;
       hsm?: Hsm;
       readiness?: ReadinessSources;
+      cluster?: Cluster;
     },
   ) {}
 
@@ -94,6 +99,7 @@ export class SysOps {
    * is down would turn a monitoring problem into an outage.
    */
   async ready(): Promise<Readiness> {
+    await this.#refreshSeal();
     const [store, hsm] = await Promise.all([this.#storeCheck(), this.d.hsm ? hsmHealth(this.d.hsm) : undefined]);
     const s = this.d.seal.status();
     const seal: Check = !s.initialized
@@ -117,7 +123,8 @@ export class SysOps {
       status: !s.initialized ? 501 : ready ? 200 : 503,
       initialized: s.initialized,
       sealed: s.sealed,
-      leader: true,
+      leader: this.d.cluster?.leader.isLeader() ?? true,
+      ...(this.d.cluster && { cluster: clusterStatus(this.d.cluster) }),
       degraded: !auditSinks.ok,
       checks: { store, seal, ...(hsm && { hsm }), auditLedger, auditSinks },
     };
@@ -141,7 +148,17 @@ export class SysOps {
     }
   }
 
+  /**
+   * Several nodes share one store: another node may have initialized it since this one read its
+   * seal config at start. Re-read while uninitialized (never after: the config does not change
+   * under a running node, except by migrate-seal, which needs every node stopped).
+   */
+  async #refreshSeal(): Promise<void> {
+    if (!this.d.seal.initialized) await this.d.seal.load().catch(() => undefined);
+  }
+
   async health(): Promise<Health> {
+    await this.#refreshSeal();
     const hsm = this.d.hsm ? await hsmHealth(this.d.hsm) : undefined;
     const s = this.d.seal.status();
     return {
@@ -152,11 +169,13 @@ export class SysOps {
       serverTime: new Date(this.d.clock.now()).toISOString(),
       ...(s.sealReason !== undefined && { sealReason: s.sealReason }),
       ...(hsm && { hsm }),
+      ...(this.d.cluster && { cluster: clusterStatus(this.d.cluster) }),
     };
   }
 
   /** Before init, sealType is the configured seal (what init will create), so clients know which init to run. */
-  sealStatus(): SealStatus {
+  async sealStatus(): Promise<SealStatus> {
+    await this.#refreshSeal();
     const s = this.d.seal.status();
     return { ...s, sealType: s.sealType ?? this.d.configuredSeal };
   }
@@ -182,7 +201,8 @@ export class SysOps {
   }
 
   /** `_req`: the request facts, for the audit event (src/ops/audited.ts); likewise below. */
-  unseal(share: string, _req?: RequestFacts): Promise<SealStatus> {
+  async unseal(share: string, _req?: RequestFacts): Promise<SealStatus> {
+    await this.#refreshSeal();
     return this.d.seal.submitShare(share);
   }
 

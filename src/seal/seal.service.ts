@@ -233,6 +233,22 @@ export class SealService {
     }
   }
 
+  /**
+   * Drill seam (src/incident/drill.ts): unseals this service, opened on a scratch COPY of the data
+   * `live` guards, with a copy of live's root key made in memory. The root key is never serialised
+   * or written anywhere; both stored seal configs must wrap the same root key (InvalidState
+   * otherwise), and seal() zeroizes the copy.
+   */
+  unsealFrom(live: SealService): void {
+    const mine = this.#requireConfig();
+    const root = live.rootKey();
+    if (live.#config === undefined || !mine.wrappedRootKey.equals(live.#config.wrappedRootKey)) {
+      throw new KeywardenError('InvalidState', 'this store is not a copy of the live data (another root key)');
+    }
+    this.#rootKey?.dispose();
+    this.#rootKey = SecretBytes.copyOf(root.expose());
+  }
+
   /** Unseals with the dev unseal key (dev seal only). */
   unsealWithKey(unsealKey: Buffer): void {
     const c = this.#requireConfig();

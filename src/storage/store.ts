@@ -9,7 +9,11 @@ import type { UserStore } from '../auth/user.store.js';
 import type { PolicyStore } from '../policy/policy.store.js';
 import type { AccessKeyStore } from '../auth/access-key.model.js';
 import type { KeyPolicyStore } from '../auth/key-policy.js';
+import type { AlertStore } from '../alerts/alert.store.js';
+import type { IncidentStore } from '../incident/incident.store.js';
+import type { KeyCanaryStore } from '../keys/canary.js';
 import type { Snapshot, SnapshotChunk } from './snapshot.js';
+import type { Cluster } from '../cluster/cluster.js';
 
 /** Everything Keywarden persists, behind Promise-based interfaces (ARCHITECTURE rule 7). */
 export interface Store {
@@ -28,6 +32,14 @@ export interface Store {
   readonly accessKeys: AccessKeyStore;
   /** AWS key policies and grant retiring principals (migration 14). */
   readonly keyPolicies: KeyPolicyStore;
+  /** Anomaly alerts (migration 16). */
+  readonly alerts: AlertStore;
+  /** Key-compromise incidents and drills (migration 17; append-only). */
+  readonly incidents: IncidentStore;
+  /** Key version canaries (migration 15; backups prove each version still works). */
+  readonly canaries: KeyCanaryStore;
+  /** Change feed and leader lock shared by the nodes on this database (src/cluster/cluster.ts); idle until start(). */
+  readonly cluster: Cluster;
   /** Applied schema version (for health and backups). */
   schemaVersion(): Promise<number>;
   /** Every row of every table (backend-neutral, one consistent view; see snapshot.ts). For backups. */

@@ -46,3 +46,29 @@ test('share parameters are checked like the unseal shares', async () => {
   await assert.rejects(createBackup({ schemaVersion: 14, source: 'sqlite', chunks: chunks(), now: 0, shares: 3, threshold: 1 }), /threshold 1 is only allowed with a single share/);
   await assert.rejects(createBackup({ schemaVersion: 14, source: 'sqlite', chunks: chunks(), now: 0, shares: 2, threshold: 3 }), /threshold must be between 1 and shares/);
 });
+
+test('the manifest records the ledger\'s size and newest checkpoint, bound to the backup key', async () => {
+  async function* withLedger(): AsyncGenerator<SnapshotChunk> {
+    yield { table: 'audit_checkpoints', columns: ['key_id', 'n', 'root_hash', 'signature', 'size', 'time'], rows: [['k', 0, 'AQ==', 'Ag==', 2, 10], ['k', 1, 'Aw==', 'BA==', 5, 20]] };
+    yield { table: 'audit_events', columns: ['data', 'idx', 'leaf_hash'], rows: [0, 1, 2, 3, 4, 5].map((i) => ['eA==', i, 'eQ==']) };
+  }
+  const b = await createBackup({ schemaVersion: 15, source: 'sqlite', chunks: withLedger(), now: 0, shares: 1, threshold: 1 });
+  assert.deepEqual(b.manifest.ledger, { events: 6, checkpoint: { size: 5, rootHash: 'Aw==', time: 20, keyId: 'k' } });
+  await verifyBackup(b.file, { shares: b.shares });
+  const none = await createBackup({ schemaVersion: 15, source: 'sqlite', chunks: chunks(), now: 0, shares: 1, threshold: 1 });
+  assert.equal(none.manifest.ledger, undefined, 'no ledger tables, no ledger entry (as in older files)');
+
+  // Re-signed with an edited checkpoint: the signature passes, the decryption does not.
+  const [magic, manifestLine] = b.file.toString('latin1').split('\n') as [string, string];
+  const ciphertext = b.file.subarray(b.file.indexOf(0x0a, magic.length + 1 + manifestLine.length + 1) + 1);
+  const m = JSON.parse(manifestLine);
+  m.ledger.checkpoint.size = 4;
+  const kp = generateKeyPair({ type: 'ed25519' });
+  m.signing.publicKey = kp.publicSpki.toString('base64');
+  m.signing.fingerprint = `SHA256:${sha256(kp.publicSpki).toString('hex')}`;
+  const line = Buffer.from(JSON.stringify(m));
+  const sig = createSignature({ type: 'ed25519' }, kp.privatePkcs8, Buffer.concat([Buffer.from('keywarden backup signature v1\n'), line, Buffer.from(`\n${m.encryption.ciphertextSha256}`)]), false);
+  const forged = Buffer.concat([Buffer.from(`${magic}\n`), line, Buffer.from(`\n${sig.toString('base64')}\n`), ciphertext]);
+  await verifyBackup(forged);
+  await assert.rejects(verifyBackup(forged, { shares: b.shares }), /does not decrypt/);
+});

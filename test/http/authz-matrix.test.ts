@@ -196,6 +196,14 @@ const SCENARIOS: Partial<Record<Action, Scenario>> = {
     },
   },
   'audit:read': { run: (t, tok) => t.req('GET', '/v1/audit/checkpoint', undefined, tok) },
+  'alert:read': { run: (t, tok) => t.req('GET', '/v1/alerts', undefined, tok) },
+  'alert:manage': {
+    run: async (t, tok, f) => {
+      const { alert } = await t.kw.alerts.raise({ detector: 'probing', severity: 'high', subject: { sourceIp: `192.0.2.${f.n % 250}` }, summary: 'matrix', evidence: {}, events: [], time: Date.now() });
+      return t.req('POST', `/v1/alerts/${alert.id}/acknowledge`, undefined, tok);
+    },
+  },
+  'incident:respond': { run: (t, tok, f) => t.req('POST', '/v1/incidents/key-compromise', { key: f.sym, reason: 'matrix', drill: true }, tok), allowed: (r) => r.status === 201 && r.json.incident.drill === true },
   'access:review': { run: (t, tok) => t.req('GET', '/v1/access-review', undefined, tok) },
   'policy:read': { run: (t, tok) => t.req('GET', '/v1/access-policy', undefined, tok) },
   'policy:edit': {

@@ -181,7 +181,7 @@ describe('GET /v1/sys/metrics over HTTP', () => {
     assert.ok(num(await parsed(), 'keywarden_http_requests_total', { method: 'GET', route: 'unmatched', status: '404' }) >= 1);
   });
 
-  test('gauges: keys by state and classification (cached a few seconds), approvals pending, audit, cache, anomaly placeholder', async () => {
+  test('gauges: keys by state and classification (cached a few seconds), approvals pending, audit, cache, anomaly alerts', async () => {
     clock.advance(KEY_STATS_TTL_MS);
     const before = await parsed();
     const keys = (e: Exposition, state: string, classification: string) => num(e, 'keywarden_keys', { state, classification });
@@ -230,9 +230,9 @@ describe('GET /v1/sys/metrics over HTTP', () => {
     }
     assert.ok(num(e, 'keywarden_key_cache_hits_total', { cache: 'material' }) > 0, 'the second encrypt under a key used its cached material');
 
-    // Anomaly alerts: a series per detector, 0 until detectors exist (and the help text says so).
+    // Anomaly alerts: a series per detector from the start, 0 until one raises an alert (test/http/alerts.test.ts counts them).
     for (const detector of ANOMALY_DETECTORS) assert.equal(val(e, 'keywarden_anomaly_alerts_total', { detector }), 0);
-    assert.match(e.help.get('keywarden_anomaly_alerts_total') ?? '', /placeholder/);
+    assert.match(e.help.get('keywarden_anomaly_alerts_total') ?? '', /^Anomaly alerts raised \(new alerts; repeats folded/);
     // No HSM configured: no HSM series. Process metrics come from this instance's registry.
     assert.ok(!e.samples.some((s) => s.name.startsWith('keywarden_hsm_')));
     assert.ok(num(e, 'process_resident_memory_bytes') > 0 || val(e, 'nodejs_heap_size_used_bytes') !== undefined);

@@ -9,7 +9,7 @@
  * `freshSchema()` a new empty schema in one database per test file (conformance tests need an
  * empty store each, and CREATE DATABASE costs ~0.5 s: it checkpoints).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ export interface PgCluster {
   /** Milliseconds initdb + start took. */
   startupMs: number;
   url(database: string): string;
+  /** Stops the server (fast shutdown: sessions are ended, as in a restart or a failover) and starts it again on the same port when `downMs` has passed. */
+  restart(downMs?: number): Promise<void>;
 }
 
 let cluster: Promise<PgCluster> | undefined;
@@ -65,7 +67,19 @@ function start(): Promise<PgCluster> {
       spawnSync(asRoot ? 'runuser' : join(BIN, 'pg_ctl'), asRoot ? ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), ...argv] : argv);
       rmSync(dir, { recursive: true, force: true });
     });
-    return { port, startupMs: Math.round(performance.now() - t0), url: (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}` };
+    // Asynchronous, so that the test process keeps sending load while the server is down.
+    const runAsync = (cmd: string, args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const p = spawn(asRoot ? 'runuser' : join(BIN, cmd), asRoot ? ['-u', 'postgres', '--', join(BIN, cmd), ...args] : args, { stdio: 'ignore' });
+        p.once('error', reject);
+        p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited with ${code}`))));
+      });
+    const restart = async (downMs = 0) => {
+      await runAsync('pg_ctl', ['-D', data, '-w', '-s', '-m', 'fast', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      await runAsync('pg_ctl', ['-D', data, '-w', '-s', '-l', join(dir, 'log'), '-o', opts, 'start']);
+    };
+    return { port, startupMs: Math.round(performance.now() - t0), url: (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`, restart };
   })();
 }
 

@@ -17,6 +17,9 @@ export type Row = Record<string, unknown>;
 export type Queryable = { query(sql: string, params?: unknown[]): Promise<{ rows: Row[]; rowCount: number }> };
 export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
 
+/** How long a call waits for a pooled connection (connecting, or all of them busy) before it fails. */
+export const POOL_WAIT_MS = 10_000;
+
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 
 export class Db {
@@ -25,9 +28,15 @@ export class Db {
   #closed = false;
 
   constructor(url: string, max: number) {
-    this.pool = new pg.Pool({ connectionString: url, max, types });
+    // A request waits at most POOL_WAIT_MS for a connection (PostgreSQL down or unreachable): it
+    // fails with a clean 5xx instead of hanging (docs/ha.md, failure modes).
+    this.pool = new pg.Pool({ connectionString: url, max, types, connectionTimeoutMillis: POOL_WAIT_MS });
     // An idle client that loses its connection (server restart) must not crash the process.
     this.pool.on('error', () => {});
+    // Nor a checked-out one (tx, snapshot, migrations): the pool removes its own error listener
+    // while a client is out, and an 'error' event without a listener would kill the process. The
+    // failure still reaches the caller (its queries reject), and the pool drops the dead client.
+    this.pool.on('connect', (client) => client.on('error', () => {}));
   }
 
   set ready(p: Promise<void>) {

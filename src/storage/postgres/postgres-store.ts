@@ -24,10 +24,17 @@ import { Db, type Row } from './db.js';
 import { applyPgMigrations } from './migrations.js';
 import { postgresRestore, postgresSnapshot } from './postgres-snapshot.js';
 import type { Snapshot, SnapshotChunk } from '../snapshot.js';
+import { PgCluster } from './pg-cluster.js';
 import { PostgresKeyStore } from './postgres-key-store.js';
 import { PostgresAuditStore } from './postgres-audit-store.js';
 import { PostgresPrincipalStore } from './postgres-principal-store.js';
 import { PostgresUserStore } from './postgres-user-store.js';
+import type { AlertStore } from '../../alerts/alert.store.js';
+import { PostgresAlertStore } from './postgres-alert-store.js';
+import type { IncidentStore } from '../../incident/incident.store.js';
+import { PostgresIncidentStore } from './postgres-incident-store.js';
+import type { KeyCanaryStore } from '../../keys/canary.js';
+import { PostgresCanaryStore } from './postgres-canary-store.js';
 import { PostgresAccessKeyStore, PostgresApprovalStore, PostgresJobStore, PostgresKeyPolicyStore, PostgresPolicyStore } from './postgres-other-stores.js';
 
 export interface PostgresConfig {
@@ -67,6 +74,10 @@ export class PostgresStore implements Store {
   readonly policies: PolicyStore;
   readonly accessKeys: AccessKeyStore;
   readonly keyPolicies: KeyPolicyStore;
+  readonly alerts: AlertStore;
+  readonly incidents: IncidentStore;
+  readonly canaries: KeyCanaryStore;
+  readonly cluster: PgCluster;
   readonly #db: Db;
 
   constructor(config: PostgresConfig) {
@@ -88,6 +99,10 @@ export class PostgresStore implements Store {
     this.policies = new PostgresPolicyStore(db);
     this.accessKeys = new PostgresAccessKeyStore(db);
     this.keyPolicies = new PostgresKeyPolicyStore(db);
+    this.alerts = new PostgresAlertStore(db);
+    this.cluster = new PgCluster({ url: config.url, db });
+    this.incidents = new PostgresIncidentStore(db);
+    this.canaries = new PostgresCanaryStore(db);
 
     this.seal = {
       getSealConfig: async () => {
@@ -162,6 +177,7 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.cluster.close();
     await this.#db.close();
   }
 }

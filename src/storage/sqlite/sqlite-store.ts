@@ -32,8 +32,15 @@ import type { AccessKeyStore } from '../../auth/access-key.model.js';
 import { SqliteAccessKeyStore } from './sqlite-access-key-store.js';
 import type { KeyPolicyStore } from '../../auth/key-policy.js';
 import { SqliteKeyPolicyStore } from './sqlite-key-policy-store.js';
+import type { AlertStore } from '../../alerts/alert.store.js';
+import { SqliteAlertStore } from './sqlite-alert-store.js';
+import type { IncidentStore } from '../../incident/incident.store.js';
+import { SqliteIncidentStore } from './sqlite-incident-store.js';
+import type { KeyCanaryStore } from '../../keys/canary.js';
+import { SqliteCanaryStore } from './sqlite-canary-store.js';
 import { sqliteRestore, sqliteSnapshot } from './sqlite-snapshot.js';
 import type { Snapshot, SnapshotChunk } from '../snapshot.js';
+import { SqliteCluster } from './sqlite-cluster.js';
 
 type Row = Record<string, unknown>;
 
@@ -71,6 +78,10 @@ export class SqliteStore implements Store {
   readonly policies: PolicyStore;
   readonly accessKeys: AccessKeyStore;
   readonly keyPolicies: KeyPolicyStore;
+  readonly alerts: AlertStore;
+  readonly incidents: IncidentStore;
+  readonly canaries: KeyCanaryStore;
+  readonly cluster = new SqliteCluster();
   readonly #db: Database.Database;
   readonly #audit: SqliteAuditStore;
 
@@ -122,6 +133,9 @@ export class SqliteStore implements Store {
     this.policies = new SqlitePolicyStore(db);
     this.accessKeys = new SqliteAccessKeyStore(db);
     this.keyPolicies = new SqliteKeyPolicyStore(db);
+    this.alerts = new SqliteAlertStore(db);
+    this.incidents = new SqliteIncidentStore(db);
+    this.canaries = new SqliteCanaryStore(db);
 
     this.seal = {
       getSealConfig: async () => {
@@ -178,6 +192,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.cluster.close();
     await this.#audit.close();
     if (this.#db.open) this.#db.close();
   }

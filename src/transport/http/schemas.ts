@@ -309,6 +309,12 @@ export const HsmHealthOut = Type.Object({
   tokenLabel: Str(),
   error: Type.Optional(Str()),
 });
+/** This node in the cluster (docs/ha.md): the leader runs the scheduled jobs; every node serves requests. */
+export const ClusterOut = Type.Object({
+  node: Str({ description: 'host:pid:random, unique per running process' }),
+  role: Type.Union([Type.Literal('leader'), Type.Literal('follower')]),
+  backend: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')]),
+});
 export const HealthOut = Type.Object({
   initialized: Type.Boolean(),
   sealed: Type.Boolean(),
@@ -317,6 +323,7 @@ export const HealthOut = Type.Object({
   serverTime: Str({ format: 'date-time' }),
   sealReason: Type.Optional(Str({ description: 'pkcs11 seal: why auto-unseal has not succeeded yet' })),
   hsm: Type.Optional(HsmHealthOut),
+  cluster: Type.Optional(ClusterOut),
 });
 export const SealedOut = Type.Object({ sealed: Type.Boolean() });
 export const RevokeRootOut = Type.Object({ revoked: Type.Integer({ description: 'How many root tokens were revoked' }) });

@@ -21,6 +21,8 @@ import { registerAuditRoutes } from './routes/audit.routes.js';
 import { registerPolicyRoutes } from './routes/policy.routes.js';
 import { registerComplianceRoutes } from './routes/compliance.routes.js';
 import { registerAccessKeyRoutes } from './routes/access-key.routes.js';
+import { registerAlertRoutes } from './alert.routes.js';
+import { registerIncidentRoutes } from './incident.routes.js';
 import { registerAwsRoutes } from '../aws/aws.routes.js';
 import type { SysOps } from '../../ops/sys.ops.js';
 import type { Logger } from 'pino';
@@ -205,6 +207,8 @@ export async function buildHttpServer(deps: HttpDeps, opts: { https?: { cert: Bu
   registerPolicyRoutes(app, deps);
   registerComplianceRoutes(app, deps);
   registerAccessKeyRoutes(app, deps);
+  registerAlertRoutes(app, deps);
+  registerIncidentRoutes(app, deps);
   // The AWS KMS-compatible API (AWS JSON 1.1, SigV4) on the same listener: POST / with X-Amz-Target.
   registerAwsRoutes(app, deps);
 

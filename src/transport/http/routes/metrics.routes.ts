@@ -7,7 +7,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { MetricsOps } from '../../../ops/metrics.ops.js';
-import { HsmHealthOut, withErrors } from '../schemas.js';
+import { ClusterOut, HsmHealthOut, withErrors } from '../schemas.js';
 import type { HttpDeps } from '../server.js';
 import { call } from '../wire.js';
 
@@ -27,7 +27,8 @@ const ReadyOut = Type.Object({
   ready: Type.Boolean(),
   initialized: Type.Boolean(),
   sealed: Type.Boolean(),
-  leader: Type.Boolean({ description: 'Always true for a single node' }),
+  leader: Type.Boolean({ description: 'Holds the leader lock (runs the scheduled jobs); always true on SQLite (one node)' }),
+  cluster: Type.Optional(ClusterOut),
   degraded: Type.Boolean({ description: 'An audit sink is dropping records (the node still serves)' }),
   checks: Type.Object({
     store: Type.Object({ ...Check, latencyMs: Type.Union([Type.Number(), Type.Null()]) }),
