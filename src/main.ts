@@ -287,7 +287,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     const compliance = audit(new ComplianceOps({ pipeline: ops.pipeline, keys, grants, policy, clock }), 'compliance');
     const metricsOps = audit(new MetricsOps({ pipeline: ops.pipeline, metrics }), 'metrics');
     // The key-compromise playbook: drills restore the store's snapshot into a scratch copy.
-    const incidents = audit(new IncidentOps({ pipeline: ops.pipeline, keys, grants, store, seal, clock, ...(opts.hsm && { hsm: opts.hsm }) }), 'incident');
+    const incidents = audit(new IncidentOps({ pipeline: ops.pipeline, keys, grants, store, seal, clock, ...(opts.audit !== false && { ledger }), ...(opts.hsm && { hsm: opts.hsm }) }), 'incident');
     // Anomaly detection: committed events -> detectors -> alerts (stored, audited, delivered, responses).
     const anomaly = startAnomalyDetection({
       settings: anomalySettings,

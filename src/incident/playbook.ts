@@ -21,6 +21,11 @@ export interface PlaybookEnv {
   grants: GrantService;
   principals: PrincipalStore;
   audit: AuditSearch;
+  /**
+   * Records one change the playbook made (production: one audit event per change, so the ledger
+   * shows each revocation, key, alias move and grant as for any other call; a drill records none).
+   */
+  changed?: (change: { operation: 'key:revoke' | 'key:create' | 'key:alias' | 'grant:manage'; keyId: string; keyVersion?: number; details?: Record<string, string> }) => Promise<void>;
 }
 
 /** Keywarden's own tags, which stay with the old key (compliance remediation uses the same names). */
@@ -72,6 +77,7 @@ export async function runPlaybook(
     record('revoke', 'skipped', `already Compromised (compromise date ${new Date(key.compromisedAt ?? key.updatedAt).toISOString()})`);
   } else {
     key = await env.keys.revoke(key, 'compromised', o.compromisedAt);
+    await env.changed?.({ operation: 'key:revoke', keyId: key.id, keyVersion: key.primaryVersion, details: { reason: 'compromised' } });
     record('revoke', 'done', `${stateBefore} -> Compromised, compromise date ${new Date(o.compromisedAt).toISOString()}${key.primaryVersion !== o.key.primaryVersion ? `; rotated to version ${key.primaryVersion}` : ''}; it encrypts nothing from now on and its ciphertexts only move by re-encrypt`);
   }
 
@@ -79,6 +85,7 @@ export async function runPlaybook(
   let successor: KeyRecord | undefined;
   try {
     successor = await env.keys.create(o.successor, principal.kind === 'root' ? null : principal.id);
+    await env.changed?.({ operation: 'key:create', keyId: successor.id, keyVersion: successor.primaryVersion, details: { replaces: key.id } });
     record('successor', 'done', `created ${successor.id} (${successor.spec}, ${successor.usage}, protection ${successor.protection})`);
   } catch (e) {
     record('successor', 'failed', `no successor: ${errorText(e)}`);
@@ -96,6 +103,7 @@ export async function runPlaybook(
       try {
         await env.keys.updateAlias(alias, successor);
         aliasesMoved.push(alias);
+        await env.changed?.({ operation: 'key:alias', keyId: successor.id, details: { alias, from: key.id } });
       } catch (e) {
         failed.push(`${alias}: ${errorText(e)}`);
       }
@@ -119,8 +127,9 @@ export async function runPlaybook(
       if (g.conditions.notAfter !== undefined && g.conditions.notAfter <= now) continue;
       try {
         if (grantee === undefined) throw new Error('the principal no longer exists');
-        await env.grants.create(principal, { keyId: successor.id }, grantee, g.operations, g.conditions, g.approvalRequestId ? { approvalRequestId: g.approvalRequestId } : {});
+        const copy = await env.grants.create(principal, { keyId: successor.id }, grantee, g.operations, g.conditions, g.approvalRequestId ? { approvalRequestId: g.approvalRequestId } : {});
         grantsCopied.push({ principal: name, operations: g.operations });
+        await env.changed?.({ operation: 'grant:manage', keyId: successor.id, details: { grant: copy.id, principal: grantee.id, copiedFrom: g.id } });
       } catch (e) {
         grantsNotCopied.push({ principal: name, reason: errorText(e) });
       }

@@ -23,6 +23,7 @@ import { MAX_REASON, type IncidentRecord } from '../incident/incident.model.js';
 import { runPlaybook, successorInput, type PlaybookEnv } from '../incident/playbook.js';
 import { renderNotification, renderReport } from '../incident/report.js';
 import type { Call, Pipeline } from './pipeline.js';
+import type { AuditLedger } from './audited.js';
 import { LIMITS } from './ops.js';
 
 export interface IncidentOpsDeps {
@@ -34,6 +35,8 @@ export interface IncidentOpsDeps {
   seal: SealService;
   hsm?: Hsm;
   clock: Clock;
+  /** Each change of a real run is one audit event of its own (a drill changes nothing real). */
+  ledger?: AuditLedger;
 }
 
 export interface KeyCompromiseInput {
@@ -88,7 +91,29 @@ export class IncidentOps {
           windowStart: input.since ?? k.createdAt,
           successor: checked,
         });
-      const live: PlaybookEnv = { keys: this.d.keys, grants: this.d.grants, principals: this.d.store.principals, audit: this.d.store.audit };
+      const { ledger } = this.d;
+      const live: PlaybookEnv = {
+        keys: this.d.keys,
+        grants: this.d.grants,
+        principals: this.d.store.principals,
+        audit: this.d.store.audit,
+        // authMethod internal: Keywarden made the change on the responder's behalf (details.incident names the run).
+        ...(ledger && {
+          changed: async (c) => {
+            await ledger.append({
+              requestId: call.requestId,
+              principal: { id: principal.id, name: principal.name, kind: principal.kind },
+              authMethod: 'internal',
+              sourceIp: call.sourceIp ?? null,
+              operation: c.operation,
+              keyId: c.keyId,
+              keyVersion: c.keyVersion ?? null,
+              outcome: 'allow',
+              details: { incident: id, ...c.details },
+            });
+          },
+        }),
+      };
       const { result, successorId } = drill
         ? await withScratchCopy({ store: this.d.store, seal: this.d.seal, clock: this.d.clock, ...(this.d.hsm && { hsm: this.d.hsm }) }, id, async (env) => {
             const copy = await env.keys.findById(key.id);

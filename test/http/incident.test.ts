@@ -187,6 +187,16 @@ describe('incidents: the key-compromise playbook over HTTP', () => {
     // One audit event per run (the drill included), nothing else under its name.
     const runs = await t.req('GET', `/v1/audit/events?key=${k.id}&operation=incident:respond`, undefined, tok.auditor);
     assert.deepEqual(runs.json.events.map((x: any) => [x.principal.name, x.outcome, x.requestId]), [['officer', 'allow', inc.requestId], ['officer', 'allow', drill.requestId]]);
+    // Each change of the real run is an audit event of its own, made on the officer's behalf (a drill's changes touch only its copy).
+    const changes = async (key: string, operation: string) =>
+      (await t.req('GET', `/v1/audit/events?key=${key}&operation=${operation}`, undefined, tok.auditor)).json.events
+        .filter((x: any) => x.details?.incident === inc.id)
+        .map((x: any) => [x.principal.name, x.authMethod, x.outcome, x.requestId]);
+    const byOfficer = ['officer', 'internal', 'allow', inc.requestId];
+    assert.deepEqual(await changes(k.id, 'key:revoke'), [byOfficer]);
+    assert.deepEqual(await changes(inc.successorId, 'key:create'), [byOfficer]);
+    assert.deepEqual(await changes(inc.successorId, 'key:alias'), [byOfficer]);
+    assert.deepEqual(await changes(inc.successorId, 'grant:manage'), [byOfficer, byOfficer]);
     // A key is handled once.
     assertError(await respond({ key: k.id, reason: 'again' }), 409, 'InvalidState', new RegExp(`^key ${k.id} was already handled as compromised by incident ${inc.id} on `));
     assert.equal((await respond({ key: k.id, reason: 'drill after the fact', drill: true })).status, 201, 'drills still run');
