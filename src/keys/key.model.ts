@@ -75,6 +75,13 @@ export interface KeyVersionRecord {
 /** One atomic change to a key and its versions (rotation, import, destruction, ...). */
 export interface KeyChange {
   key?: KeyRecord;
+  /**
+   * The `updatedAt` of the stored key the change was built from: the write is refused
+   * (InvalidState) when the key changed since — a concurrent change by another request or node —
+   * so a change made from a stale read never silently undoes another (e.g. re-enables a key that
+   * was just disabled). Every key write moves `updatedAt` forward (KeyService).
+   */
+  expectedUpdatedAt?: number;
   newVersion?: KeyVersionRecord;
   versions?: KeyVersionRecord[];
 }

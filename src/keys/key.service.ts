@@ -474,7 +474,7 @@ export class KeyService {
       updatedAt: now,
       nextRotationAt: key.rotationPeriodMs === null ? null : now + key.rotationPeriodMs,
     };
-    await this.#withNewVersion(rootKey, key, next, now, (newVersion) => this.#apply({ key: updated, newVersion }));
+    await this.#withNewVersion(rootKey, key, next, now, (newVersion) => this.#apply({ key: updated, newVersion }, key));
     return updated;
   }
 
@@ -508,7 +508,7 @@ export class KeyService {
       next.usageLimit = input.usageLimit;
     }
     this.#requireNotTerminal(key);
-    await this.#apply({ key: next });
+    await this.#apply({ key: next }, key);
     return next;
   }
 
@@ -516,7 +516,7 @@ export class KeyService {
   async #event(key: KeyRecord, event: KeyEvent, patch: Partial<KeyRecord> = {}): Promise<KeyRecord> {
     const state = transition(key.id, key.state, event);
     const next: KeyRecord = { ...key, ...patch, state, updatedAt: this.clock.now() };
-    await this.#apply({ key: next });
+    await this.#apply({ key: next }, key);
     return next;
   }
 
@@ -563,7 +563,7 @@ export class KeyService {
     const state = transition(key.id, key.state, 'destroy');
     const versions = (await this.store.listVersions(key.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
     const next: KeyRecord = { ...key, state, destroyedAt: now, updatedAt: now, nextRotationAt: null, materialExpiresAt: null };
-    await this.#apply({ key: next, versions });
+    await this.#apply({ key: next, versions }, key);
     this.#dropVersions(key.id);
     // The store says Destroyed first (no use from now on), then the HSM objects go; if the HSM
     // fails here, the deletion job destroys them on its next run (destroyDue, below).
@@ -584,7 +584,7 @@ export class KeyService {
     const now = this.clock.now();
     const next: KeyVersionRecord =
       action === 'destroy' ? destroyed(v, now) : { ...v, state: action === 'enable' ? 'Enabled' : 'Disabled' };
-    await this.#apply({ key: { ...key, updatedAt: now }, versions: [next] });
+    await this.#apply({ key: { ...key, updatedAt: now }, versions: [next] }, key);
     if (action !== 'enable') this.#dropVersions(key.id, [version]);
     if (action === 'destroy') await this.#destroyHsmObjects([next]);
     return next;
@@ -595,7 +595,7 @@ export class KeyService {
     if (Object.keys(merged).length > MAX_TAGS) throw errors.validation(`a key can have at most ${MAX_TAGS} tags`);
     this.#requireNotTerminal(key);
     const next = { ...key, tags: merged, updatedAt: this.clock.now() };
-    await this.#apply({ key: next });
+    await this.#apply({ key: next }, key);
     return next;
   }
 
@@ -603,7 +603,7 @@ export class KeyService {
     this.#requireNotTerminal(key);
     const tags = Object.fromEntries(Object.entries(key.tags).filter(([k]) => !tagKeys.includes(k)));
     const next = { ...key, tags, updatedAt: this.clock.now() };
-    await this.#apply({ key: next });
+    await this.#apply({ key: next }, key);
     return next;
   }
 
@@ -686,7 +686,7 @@ export class KeyService {
       const next = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1;
       const version = this.#wrapVersion(rootKey, key, next, now, material);
       const updated: KeyRecord = { ...key, state, primaryVersion: next, materialExpiresAt: validTo ?? null, updatedAt: now };
-      await this.#apply({ key: updated, newVersion: version });
+      await this.#apply({ key: updated, newVersion: version }, key);
       await this.#versionCreated(updated, version);
       return updated;
     } finally {
@@ -709,7 +709,7 @@ export class KeyService {
     const state = transition(key.id, key.state, 'material-expired');
     const versions = (await this.store.listVersions(key.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
     const next: KeyRecord = { ...key, state, materialExpiresAt: null, updatedAt: now };
-    await this.#apply({ key: next, versions });
+    await this.#apply({ key: next, versions }, key);
     this.#dropVersions(key.id);
     return next;
   }
@@ -721,7 +721,7 @@ export class KeyService {
     // A key that is not Enabled when its rotation falls due is postponed by one period (it rotates
     // again on schedule once enabled); rotating it now is not allowed.
     return this.#forDue('rotation', now, (k) =>
-      k.state === 'Enabled' ? this.rotate(k) : this.#apply({ key: { ...k, nextRotationAt: k.rotationPeriodMs === null ? null : now + k.rotationPeriodMs } }),
+      k.state === 'Enabled' ? this.rotate(k) : this.#apply({ key: { ...k, nextRotationAt: k.rotationPeriodMs === null ? null : now + k.rotationPeriodMs } }, k),
     );
   }
 
@@ -732,17 +732,17 @@ export class KeyService {
       // A destroyed key passes here once more: its HSM objects are destroyed again (idempotent), so
       // an HSM that failed during destroy() is retried before the key leaves the due list.
       if (k.state === 'Destroyed') await this.#destroyHsmObjects(await this.store.listVersions(k.id));
-      return this.#apply({ key: { ...k, deletionAt: null } });
+      return this.#apply({ key: { ...k, deletionAt: null } }, k);
     });
   }
 
   /** Imported material past its validTo: destroyed; the key returns to PendingImport (as AWS KMS). */
   async expireMaterialDue(now: number = this.clock.now()): Promise<number> {
     return this.#forDue('material-expiry', now, async (k) => {
-      if (k.state !== 'Enabled' && k.state !== 'Disabled') return this.#apply({ key: { ...k, materialExpiresAt: null } });
+      if (k.state !== 'Enabled' && k.state !== 'Disabled') return this.#apply({ key: { ...k, materialExpiresAt: null } }, k);
       const state = transition(k.id, k.state, 'material-expired');
       const versions = (await this.store.listVersions(k.id)).filter((v) => v.state !== 'Destroyed').map((v) => destroyed(v, now));
-      await this.#apply({ key: { ...k, state, materialExpiresAt: null, updatedAt: now }, versions });
+      await this.#apply({ key: { ...k, state, materialExpiresAt: null, updatedAt: now }, versions }, k);
       this.#dropVersions(k.id);
     });
   }
@@ -767,7 +767,16 @@ export class KeyService {
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  async #apply(change: KeyChange): Promise<void> {
+  /**
+   * Writes `change`. With `from` (the stored key the change was built from) the write is refused
+   * if the key changed since (KeyChange.expectedUpdatedAt), and `updatedAt` moves strictly forward
+   * so that two writes in one millisecond are still told apart.
+   */
+  async #apply(change: KeyChange, from?: KeyRecord): Promise<void> {
+    if (from !== undefined && change.key !== undefined) {
+      change.key.updatedAt = Math.max(change.key.updatedAt, from.updatedAt + 1);
+      change.expectedUpdatedAt = from.updatedAt;
+    }
     await this.store.applyChange(change);
     this.#records.clear();
   }

@@ -67,5 +67,9 @@ export function importTokenFromRow(row: Row): ImportTokenRecord {
   };
 }
 
+/** A key write whose `expectedUpdatedAt` no longer matches the stored key. */
+export const keyChangedConcurrently = (id: string) =>
+  new KeywardenError('InvalidState', `key ${id} was changed by another request or node at the same time; read it again and retry`);
+
 export const aliasInUse = (alias: string) => new KeywardenError('AlreadyExists', `alias "${alias}" is already in use`);
 export const aliasNotFound = (alias: string) => new KeywardenError('NotFound', `alias "${alias}" was not found`);

@@ -95,6 +95,22 @@ describe('two nodes on one PostgreSQL: a change on A is seen on B at once (TTLs 
     assert.equal((await onB('POST', `/v1/keys/${key}/encrypt`, { plaintext: PLAIN })).json.keyVersion, 2);
   });
 
+  test('a change B built from a read made before A disabled the key is refused: it cannot re-enable the key', async () => {
+    const key = (await onA('POST', '/v1/keys', { description: 'race' })).json.key.id as string;
+    const readOnB = await b.keys.findById(key);
+    assert.equal(readOnB?.state, 'Enabled');
+    assert.equal((await onA('POST', `/v1/keys/${key}/disable`)).status, 200);
+    // B's edit lands after A's disable but was computed from the Enabled record (the race a cache or a slow request makes).
+    await assert.rejects(b.keys.update(readOnB!, { description: 'edited on B' }), (e: any) => e.code === 'InvalidState' && /changed by another request or node/.test(e.message));
+    for (const on of [onA, onB]) {
+      const k = (await on('GET', `/v1/keys/${key}`)).json.key;
+      assert.deepEqual([k.state, k.description], ['Disabled', 'race']);
+    }
+    // Read again, the edit goes through and the key stays disabled.
+    assert.equal((await onB('PATCH', `/v1/keys/${key}`, { description: 'edited on B' })).status, 200);
+    assert.equal((await onA('GET', `/v1/keys/${key}`)).json.key.state, 'Disabled');
+  });
+
   test('a new policy document stored on A is in force on B', async () => {
     const before = (await onB('GET', '/v1/policy')).json.version as number;
     const doc = (await onA('GET', '/v1/policy')).json.document;

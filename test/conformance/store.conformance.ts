@@ -661,6 +661,24 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           assert.deepEqual(await store.keys.listVersions(id), versions);
         });
 
+        test('expectedUpdatedAt: a change built from a stale read is refused and changes nothing; a fresh one is written', async () => {
+          const id = keyId(0x113);
+          const { key, versions } = await keyWithVersions(id, 1, { aliases: [] });
+          const disabled: KeyRecord = { ...key, state: 'Disabled', updatedAt: key.updatedAt + 1 };
+          await store.keys.applyChange({ key: disabled, expectedUpdatedAt: key.updatedAt });
+          // Another writer still holding the Enabled record it read before the disable.
+          const stale: KeyRecord = { ...key, description: 'stale edit', updatedAt: key.updatedAt + 1 };
+          await assert.rejects(
+            store.keys.applyChange({ key: stale, expectedUpdatedAt: key.updatedAt, newVersion: versionOf(id, 2) }),
+            (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'InvalidState' && e.message.includes('changed by another request or node'),
+          );
+          assert.deepEqual(await store.keys.getKey(id), disabled, 'the disable stands');
+          assert.deepEqual(await store.keys.listVersions(id), versions, 'nothing of the refused change was written');
+          const edited: KeyRecord = { ...disabled, description: 'fresh edit', updatedAt: disabled.updatedAt + 1 };
+          await store.keys.applyChange({ key: edited, expectedUpdatedAt: disabled.updatedAt });
+          assert.deepEqual(await store.keys.getKey(id), edited);
+        });
+
         test('a key update keeps the key\'s aliases', async () => {
           const id = keyId(0x111);
           const key = makeKey(id, { aliases: ['alias/kept-b', 'alias/kept-a'] });

@@ -12,7 +12,7 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { pgCode, type Db, type Queryable, type Row } from './db.js';
-import { aliasInUse, aliasNotFound, importTokenFromRow, keyFromRow, versionFromRow } from '../key-rows.js';
+import { aliasInUse, aliasNotFound, importTokenFromRow, keyChangedConcurrently, keyFromRow, versionFromRow } from '../key-rows.js';
 
 const KEY_COLUMNS = `k.*, (SELECT MAX(v.last_used_at) FROM key_versions v WHERE v.key_id = k.id) AS last_used,
   ARRAY(SELECT a.alias FROM aliases a WHERE a.key_id = k.id ORDER BY a.alias) AS alias_list`;
@@ -35,7 +35,7 @@ const UPDATE_KEY = `UPDATE keys SET description = $2, state = $3, exportable = $
     min_decryption_version = $7, rotation_period_ms = $8, next_rotation_at = $9, usage_limit = $10, deletion_at = $11,
     destroyed_at = $12, compromised_at = $13, revocation_reason = $14, material_expires_at = $15, tags = $16,
     classification = $17, environment = $18, protection = $19
-  WHERE id = $1`;
+  WHERE id = $1 AND ($20::bigint IS NULL OR updated_at = $20)`;
 const INSERT_VERSION = `INSERT INTO key_versions (key_id, version, state, created_at, wrapped_material, public_key, usage_count, last_used_at, destroyed_at, hsm_label)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`;
 const versionValues = (v: KeyVersionRecord) => [
@@ -95,7 +95,8 @@ export class PostgresKeyStore implements KeyStore {
     if (keyId === undefined) return;
     await this.db.tx(async (c) => {
       if (!(await c.query('SELECT 1 FROM keys WHERE id = $1 FOR UPDATE', [keyId])).rowCount) throw new KeywardenError('NotFound', `key ${keyId} was not found`);
-      if (change.key) await c.query(UPDATE_KEY, keyValues(change.key));
+      // The row is locked (FOR UPDATE above), so the expected updatedAt is compared with the latest committed one.
+      if (change.key && (await c.query(UPDATE_KEY, [...keyValues(change.key), change.expectedUpdatedAt ?? null])).rowCount !== 1) throw keyChangedConcurrently(change.key.id);
       if (change.newVersion) {
         const nv = change.newVersion;
         if ((await c.query('SELECT 1 FROM key_versions WHERE key_id = $1 AND version = $2', [nv.keyId, nv.version])).rowCount) {

@@ -8,7 +8,7 @@ import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { DueKind, ImportTokenRecord, KeyChange, KeyRecord, KeyVersionRecord, UsageDelta } from '../../keys/key.model.js';
 import { writeTx } from './tx.js';
-import { aliasInUse, aliasNotFound, importTokenFromRow, keyFromRow, versionFromRow } from '../key-rows.js';
+import { aliasInUse, aliasNotFound, importTokenFromRow, keyChangedConcurrently, keyFromRow, versionFromRow } from '../key-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -73,7 +73,7 @@ export class SqliteKeyStore implements KeyStore {
            next_rotation_at = @nextRotationAt, usage_limit = @usageLimit, deletion_at = @deletionAt, destroyed_at = @destroyedAt,
            compromised_at = @compromisedAt, revocation_reason = @revocationReason, material_expires_at = @materialExpiresAt, tags = @tags,
            classification = @classification, environment = @environment, protection = @protection
-         WHERE id = @id`,
+         WHERE id = @id AND (@expectedUpdatedAt IS NULL OR updated_at = @expectedUpdatedAt)`,
       ),
       insertVersion: db.prepare(
         `INSERT INTO key_versions (key_id, version, state, created_at, wrapped_material, public_key, usage_count, last_used_at, destroyed_at, hsm_label)
@@ -133,7 +133,9 @@ export class SqliteKeyStore implements KeyStore {
     });
 
     this.#changeTx = writeTx(db, (c: KeyChange) => {
-      if (c.key && q.updateKey.run(keyParams(c.key)).changes !== 1) throw new KeywardenError('NotFound', `key ${c.key.id} was not found`);
+      if (c.key && q.updateKey.run({ ...keyParams(c.key), expectedUpdatedAt: c.expectedUpdatedAt ?? null }).changes !== 1) {
+        throw q.keyExists.get(c.key.id) !== undefined ? keyChangedConcurrently(c.key.id) : new KeywardenError('NotFound', `key ${c.key.id} was not found`);
+      }
       if (c.newVersion) q.insertVersion.run(versionParams(c.newVersion));
       for (const v of c.versions ?? []) {
         if (q.updateVersion.run(versionParams(v)).changes !== 1) throw new KeywardenError('NotFound', `version ${v.version} of key ${v.keyId} was not found`);
