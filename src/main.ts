@@ -101,6 +101,7 @@ export const JOB_INTERVALS_MS = {
   'deletion-due': 60_000,
   'material-expiry': 60_000,
   'approval-expiry': 60_000,
+  'canary-backfill': 3_600_000,
 } as const;
 
 export interface Keywarden {
@@ -129,7 +130,7 @@ export interface Keywarden {
   metrics: Metrics;
   /** The pkcs11 seal's auto-unseal (idle for other seals). */
   autoUnseal: AutoUnseal;
-  /** Key version canaries (recorded per new version; backfilled by the backup job). */
+  /** Key version canaries (recorded per new version; backfilled by the canary-backfill job and before each scheduled backup). */
   canaries: CanaryService;
   /** Anomaly alerts (stored, deduplicated, delivered). */
   alerts: AlertService;
@@ -262,6 +263,8 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     await scheduler.register('material-expiry', JOB_INTERVALS_MS['material-expiry'], whenUnsealed((now) => keys.expireMaterialDue(now)));
     // Approval requests live in the store only, so their expiry runs sealed or not.
     await scheduler.register('approval-expiry', JOB_INTERVALS_MS['approval-expiry'], async (now) => ({ processed: await approvals.expireDue(now) }));
+    // Versions without a canary (created before canaries existed, or whose canary write failed) get one, so backups can prove them.
+    await scheduler.register('canary-backfill', JOB_INTERVALS_MS['canary-backfill'], whenUnsealed(() => canaries.backfill()));
     if (opts.backupSchedule) {
       // An online backup runs sealed or not (the snapshot holds wrapped keys); canaries are backfilled only unsealed.
       const backups = new ScheduledBackups({ store, source: opts.storage.type, schedule: opts.backupSchedule, canaries, seal, audit: (e) => ledger.append(e) });

@@ -24,7 +24,7 @@ describe('key lifecycle', () => {
   const create = async (body: Record<string, unknown> = {}) => (await t.req('POST', '/v1/keys', body)).json.key;
   /** Runs every lifecycle job now (as their timers would once due), and checks none failed. */
   const runJobs = async (kw = t.kw) => {
-    for (const name of ['usage-flush', 'rotation-due', 'deletion-due', 'material-expiry', 'approval-expiry']) {
+    for (const name of ['usage-flush', 'rotation-due', 'deletion-due', 'material-expiry', 'approval-expiry', 'canary-backfill']) {
       const r = await kw.scheduler.runNow(name);
       assert.equal(r?.status, 'ok', `${name}: ${r?.error ?? 'not run'}`);
     }
@@ -257,7 +257,7 @@ describe('key lifecycle', () => {
   test('jobs are visible with their schedule and last outcome', async () => {
     await runJobs();
     const jobs = (await t.req('GET', '/v1/sys/jobs')).json.jobs;
-    assert.deepEqual(jobs.map((j: any) => j.name).sort(), ['approval-expiry', 'deletion-due', 'material-expiry', 'rotation-due', 'usage-flush']);
+    assert.deepEqual(jobs.map((j: any) => j.name).sort(), ['approval-expiry', 'canary-backfill', 'deletion-due', 'material-expiry', 'rotation-due', 'usage-flush']);
     assert.ok(jobs.every((j: any) => j.lastStatus === 'ok' && j.lastRunAt !== null));
   });
 });
