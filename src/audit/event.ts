@@ -153,7 +153,22 @@ export function buildEvent(input: AuditEventInput, timeMs: number, hmac: AuditHm
 }
 
 const q = JSON.stringify;
-const str = (v: string | null) => (v === null ? 'null' : q(v));
+/**
+ * JSON.stringify of the values that repeat from event to event (operation, principal, key id,
+ * time within a millisecond...), remembered: a map lookup instead of an escape scan and a new
+ * string per field. Bounded; request ids (unique) do not go through it.
+ */
+const QUOTED = new Map<string, string>();
+function qc(v: string): string {
+  let r = QUOTED.get(v);
+  if (r === undefined) {
+    r = q(v);
+    if (QUOTED.size >= 1024) QUOTED.clear();
+    QUOTED.set(v, r);
+  }
+  return r;
+}
+const str = (v: string | null) => (v === null ? 'null' : qc(v));
 function intText(n: number): string {
   if (!Number.isSafeInteger(n)) throw new CanonicalError(`only safe integers are allowed, not ${n}`);
   return String(n);
@@ -194,13 +209,13 @@ export function encodeLeafText(event: AuditEvent, index: number): string | Buffe
   }
   let s = '{"approvalIds":[';
   for (let i = 0; i < e.approvalIds.length; i++) s += (i ? ',' : '') + q(e.approvalIds[i]);
-  s += '],"authMethod":' + q(e.authMethod) + ',"context":' + flat(e.context);
+  s += '],"authMethod":' + qc(e.authMethod) + ',"context":' + (Object.keys(e.context).length === 0 ? '{}' : flat(e.context));
   if (e.details !== undefined) s += ',"details":' + flat(e.details);
   s += ',"errorCode":' + str(e.errorCode) + ',"keyId":' + str(e.keyId) + ',"keyVersion":' + (e.keyVersion === null ? 'null' : intText(e.keyVersion));
-  s += ',"operation":' + q(e.operation) + ',"outcome":' + q(e.outcome);
-  s += ',"policy":' + (e.policy === null ? 'null' : '{"decision":' + q(e.policy.decision) + ',"rule":' + str(e.policy.rule) + '}');
-  s += ',"principal":' + (p === null ? 'null' : '{"id":' + q(p.id) + ',"kind":' + q(p.kind) + ',"name":' + q(p.name) + '}');
-  s += ',"requestId":' + q(e.requestId) + ',"seq":' + String(index) + ',"sourceIp":' + str(e.sourceIp) + ',"time":' + q(e.time);
+  s += ',"operation":' + qc(e.operation) + ',"outcome":' + qc(e.outcome);
+  s += ',"policy":' + (e.policy === null ? 'null' : '{"decision":' + qc(e.policy.decision) + ',"rule":' + str(e.policy.rule) + '}');
+  s += ',"principal":' + (p === null ? 'null' : '{"id":' + qc(p.id) + ',"kind":' + qc(p.kind) + ',"name":' + qc(p.name) + '}');
+  s += ',"requestId":' + q(e.requestId) + ',"seq":' + String(index) + ',"sourceIp":' + str(e.sourceIp) + ',"time":' + qc(e.time);
   s += ',"tokenId":' + str(e.tokenId) + ',"v":1}';
   return s;
 }

@@ -113,12 +113,16 @@ class LeafPages implements LeafSource {
 
   /** Leaf hashes just committed from index `first` on: extend the cached page they continue (or start one). */
   add(first: number, hashes: readonly Buffer[]): void {
-    hashes.forEach((h, i) => {
+    let p = -1;
+    let page: Buffer[] | undefined;
+    for (let i = 0; i < hashes.length; i++) {
       const index = first + i;
-      const p = Math.floor(index / PAGE);
-      const page = this.#pages.get(p) ?? (index % PAGE === 0 ? this.#put(p, []) : undefined);
-      if (page !== undefined && page.length === index % PAGE) page.push(h);
-    });
+      if (p !== Math.floor(index / PAGE)) {
+        p = Math.floor(index / PAGE);
+        page = this.#pages.get(p) ?? (index % PAGE === 0 ? this.#put(p, []) : undefined);
+      }
+      if (page !== undefined && page.length === index % PAGE) page.push(hashes[i]!);
+    }
   }
 
   #put(p: number, page: Buffer[]): Buffer[] {
@@ -277,7 +281,9 @@ export class LedgerService {
     let result: AuditAppend;
     try {
       await this.open();
-      result = await this.#d.store.append(batch.map((w) => w.event));
+      const events = new Array<AuditEvent>(batch.length);
+      for (let i = 0; i < batch.length; i++) events[i] = batch[i]!.event;
+      result = await this.#d.store.append(events);
     } catch (e) {
       this.#stats.failedBatches++;
       const err = ledgerFailure(e);
@@ -289,15 +295,15 @@ export class LedgerService {
     this.#stats.events += batch.length;
     this.#leaves.add(first, leafHashes);
     this.#size = Math.max(this.#size, first + batch.length);
-    batch.forEach((w, i) => w.resolve({ index: first + i }));
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve({ index: first + i });
     for (const l of this.#eventListeners) {
-      batch.forEach((w, i) => {
+      for (let i = 0; i < batch.length; i++) {
         try {
-          l({ index: first + i, event: w.event, leafHash: leafHashes[i] as Buffer });
+          l({ index: first + i, event: batch[i]!.event, leafHash: leafHashes[i] as Buffer });
         } catch (e) {
           this.#onError(e);
         }
-      });
+      }
     }
     this.#maybeCheckpoint();
   }

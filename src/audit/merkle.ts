@@ -7,7 +7,7 @@
  * every complete, aligned subtree it computes: such a subtree never changes once its last leaf is
  * appended, so a long-lived tree answers heads and proofs in O(log n) hashes after the first call.
  */
-import { sha256 } from '../crypto/primitives/index.js';
+import { sha256, sha256Into } from '../crypto/primitives/index.js';
 
 export const HASH_BYTES = 32;
 const LEAF_PREFIX = Buffer.from([0x00]);
@@ -18,28 +18,25 @@ export function leafHash(data: Buffer): Buffer {
   return sha256(Buffer.concat([LEAF_PREFIX, data]));
 }
 
-/** The leaf hash of `prefixed` = 0x00 || leaf data, already laid out in one buffer (no copy). */
-export function leafHashOfPrefixed(prefixed: Buffer): Buffer {
-  if (prefixed[0] !== 0) throw new RangeError('leaf data must follow its 0x00 prefix');
-  return sha256(prefixed);
-}
-
 /** 0x01 || left || right, reused: node hashing is synchronous, so one scratch buffer serves every call. */
 const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_BYTES, NODE_PREFIX[0]);
 
-/** SHA-256(0x01 || left || right). */
+/** SHA-256(0x01 || left || right), in a fresh (pooled) buffer. */
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
   if (left.length !== HASH_BYTES || right.length !== HASH_BYTES) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
   left.copy(NODE_INPUT, 1);
   right.copy(NODE_INPUT, 1 + HASH_BYTES);
-  return sha256(NODE_INPUT);
+  const out = Buffer.allocUnsafe(HASH_BYTES);
+  sha256Into(NODE_INPUT, out, 0);
+  return out;
 }
 
 /** The hash of the empty tree: SHA-256 of the empty string. */
 export const EMPTY_ROOT = sha256(Buffer.alloc(0));
 
-/** The largest power of two strictly smaller than n (n >= 2). */
+/** The largest power of two strictly smaller than n (n >= 2). Bit arithmetic below 2^31 (hot: once per node). */
 function split(n: number): number {
+  if (n <= 0x80000000) return 2 ** (31 - Math.clz32(n - 1));
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
@@ -47,8 +44,27 @@ function split(n: number): number {
 
 function isPowerOfTwo(n: number): boolean {
   if (n < 1) return false;
+  if (n < 0x80000000) return (n & (n - 1)) === 0;
   while (n % 2 === 0) n /= 2;
   return n === 1;
+}
+
+/**
+ * Memoized subtree hashes live for the tree's lifetime: they are packed into chunks of their own
+ * rather than kept as pooled buffers, each of which would pin an 8 KiB pool slab.
+ */
+class HashArena {
+  #chunk = Buffer.alloc(0);
+  #offset = 0;
+
+  keep(h: Buffer): Buffer {
+    if (this.#offset + HASH_BYTES > this.#chunk.length) {
+      this.#chunk = Buffer.allocUnsafeSlow(HASH_BYTES * 256);
+      this.#offset = 0;
+    }
+    h.copy(this.#chunk, this.#offset);
+    return this.#chunk.subarray(this.#offset, (this.#offset += HASH_BYTES));
+  }
 }
 const odd = (n: number) => n % 2 === 1;
 const half = (n: number) => Math.floor(n / 2);
@@ -69,6 +85,7 @@ export interface LeafSource {
 export class MerkleTree {
   /** `${start}:${size}` of complete aligned subtrees -> hash. */
   readonly #memo = new Map<string, Buffer>();
+  readonly #arena = new HashArena();
 
   constructor(private readonly leaves: LeafSource) {}
 
@@ -143,7 +160,7 @@ export class MerkleTree {
     const right = this.#hashNow(start + k, size - k);
     if (right === undefined) return undefined;
     const h = nodeHash(left, right);
-    if (complete) this.#memo.set(key, h);
+    if (complete) this.#memo.set(key, this.#arena.keep(h));
     return h;
   }
 
@@ -159,7 +176,7 @@ export class MerkleTree {
     }
     const k = split(size);
     const h = nodeHash(await this.#hash(start, k), await this.#hash(start + k, size - k));
-    if (complete) this.#memo.set(key, h);
+    if (complete) this.#memo.set(key, this.#arena.keep(h));
     return h;
   }
 }

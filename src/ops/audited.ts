@@ -75,13 +75,15 @@ function authMethodOf(call: Call | RequestFacts, f: AuditFacts): AuthMethod {
 type Rec = Record<string, unknown>;
 const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Buffer.isBuffer(v);
 
+const NO_KEY: { keyId?: string; keyVersion?: number } = Object.freeze({});
+
 /** Key id and version from a use-case result (crypto results, a key record, {key, versions}). */
 function keyOf(result: unknown): { keyId?: string; keyVersion?: number } {
-  if (!isRec(result)) return {};
-  if (typeof result.keyId === 'string') return { keyId: result.keyId, ...(typeof result.keyVersion === 'number' ? { keyVersion: result.keyVersion } : {}) };
+  if (!isRec(result)) return NO_KEY;
+  if (typeof result.keyId === 'string') return typeof result.keyVersion === 'number' ? { keyId: result.keyId, keyVersion: result.keyVersion } : { keyId: result.keyId };
   const k = isRec(result.key) ? result.key : result;
   if (typeof k.id === 'string' && typeof k.primaryVersion === 'number' && typeof k.spec === 'string') return { keyId: k.id, keyVersion: k.primaryVersion };
-  return {};
+  return NO_KEY;
 }
 
 /** Item counts of a batch result (`[{ref, ok} | {ref, error}]`). */
@@ -108,7 +110,8 @@ function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, r
   const failed = error !== undefined;
   const code = failed ? (isKeywardenError(error) ? error.code : 'Internal') : null;
   const outcome: Outcome = !failed ? 'allow' : DENY_CODES.has(code!) ? 'deny' : 'error';
-  const fromResult = failed ? {} : keyOf(result);
+  // The result is inspected only for what the pipeline did not record (usually both are known).
+  const fromResult = failed || (f.keyId !== undefined && f.keyVersion !== undefined) ? NO_KEY : keyOf(result);
   const keyId = f.keyId ?? fromResult.keyId ?? null;
   const keyVersion = f.keyVersion ?? (fromResult.keyId === keyId ? fromResult.keyVersion : undefined) ?? null;
   const details = failed ? undefined : batchDetails(result);
@@ -117,7 +120,8 @@ function eventOf(call: Call | RequestFacts, f: AuditFacts, fallbackOp: string, r
   // Built without spread temporaries: this runs once per audited call.
   const e: AuditEventInput = {
     requestId: call.requestId,
-    principal: p ? { id: p.id, name: p.name, kind: p.kind } : null,
+    // buildEvent copies id, name and kind only (never the accessor or session).
+    principal: p ?? null,
     authMethod: authMethodOf(call, f),
     sourceIp: call.sourceIp ?? null,
     operation: f.action ?? fallbackOp,
@@ -188,12 +192,13 @@ export function audited<T extends object>(
       if (w === undefined) {
         const fn = v as (...a: unknown[]) => unknown;
         const spec = (unauthenticated as Record<string, UnauthenticatedSpec | undefined>)[prop];
+        const op = `${name}:${prop}`;
         w = spec
           ? (...args: unknown[]) => {
               const req = args[spec.facts] as RequestFacts | undefined;
               return run(fn, args, req ?? { requestId: '' }, spec.facts, spec.operation, spec.authMethod);
             }
-          : (...args: unknown[]) => (isCall(args[0]) ? run(fn, args, args[0], 0, `${name}:${prop}`) : fn.apply(t, args));
+          : (...args: unknown[]) => (isCall(args[0]) ? run(fn, args, args[0], 0, op) : fn.apply(t, args));
         wrapped.set(prop, w);
       }
       return w;

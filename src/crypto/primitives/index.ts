@@ -58,6 +58,16 @@ export function sha256(data: Buffer | string): Buffer {
   return oneShotHash('sha256', data, 'buffer') as unknown as Buffer;
 }
 
+/**
+ * SHA-256 of `data` written to `out` at `offset` (32 bytes), for the audit ledger's leaf and node
+ * hashes. Node 20's one-shot API is ~2x slower with 'buffer' output (~600 ns) than with a string
+ * output (~220 ns, the digest itself is ~50 ns with SHA-NI): the latin1 ('binary') string maps
+ * each byte to one char, so writing it back gives the digest bytes without a Buffer per hash.
+ */
+export function sha256Into(data: Buffer, out: Buffer, offset: number): void {
+  out.write(oneShotHash('sha256', data, 'binary'), offset, 32, 'latin1'); // 'binary' is latin1
+}
+
 /** SHA-256 as lowercase hex (one-shot API: ~3x cheaper than createHash for short inputs). */
 export function sha256Hex(data: string): string {
   return oneShotHash('sha256', data, 'hex');

@@ -15,7 +15,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditAppend, AuditKeyRecord, AuditQuery, AuditRow, AuditSearch, AuditStore, CheckpointRecord } from '../../audit/audit.store.js';
 import { encodeLeafText, type AuditEvent } from '../../audit/event.js';
-import { leafHashOfPrefixed } from '../../audit/merkle.js';
+import { sha256Into } from '../../crypto/primitives/index.js';
 import { AuditWriter } from './audit-writer.js';
 import { writeTx } from './tx.js';
 
@@ -76,51 +76,71 @@ export interface EncodedBatch {
   hashes: Buffer;
 }
 
+/**
+ * Leaf texts are written here first (a batch's size is not known before it is written: measuring
+ * each text's UTF-8 length would cost a scan per event), then copied into the batch's own buffer.
+ * encodeBatch is synchronous, so one per thread serves every call.
+ */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
 /** Encodes and hashes `events` as the rows from index `first` (on the calling thread): one buffer for the batch. */
 export function encodeBatch(events: readonly AuditEvent[], first: number): EncodedBatch {
   const n = events.length;
-  const texts = events.map((e, i) => encodeLeafText(e, first + i));
   const lengths = new Uint32Array(n);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const t = texts[i]!;
-    lengths[i] = typeof t === 'string' ? Buffer.byteLength(t, 'utf8') : t.length;
-    total += 1 + lengths[i]!;
-  }
   // Unpooled: each owns its whole ArrayBuffer, so posting the batch to the writer thread moves
   // (`data`, transferred) or copies (`hashes`) just these bytes, not a shared 8 KiB pool slab.
-  const data = Buffer.allocUnsafeSlow(total);
   const hashes = Buffer.allocUnsafeSlow(32 * n);
   let off = 0;
   for (let i = 0; i < n; i++) {
-    const t = texts[i]!;
-    data[off] = 0;
-    if (typeof t === 'string') data.write(t, off + 1, 'utf8');
-    else t.copy(data, off + 1);
-    const end = off + 1 + lengths[i]!;
-    leafHashOfPrefixed(data.subarray(off, end)).copy(hashes, 32 * i);
-    off = end;
+    const t = encodeLeafText(events[i]!, first + i);
+    // A UTF-16 code unit is at most 3 UTF-8 bytes.
+    const room = 1 + (typeof t === 'string' ? 3 * t.length : t.length);
+    if (off + room > scratch.length) {
+      const bigger = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, off + room));
+      scratch.copy(bigger, 0, 0, off);
+      scratch = bigger;
+    }
+    scratch[off] = 0; // the RFC 9162 leaf prefix: each leaf is hashed in place
+    const len = typeof t === 'string' ? scratch.write(t, off + 1, 'utf8') : t.copy(scratch, off + 1);
+    lengths[i] = len;
+    sha256Into(scratch.subarray(off, off + 1 + len), hashes, 32 * i);
+    off += 1 + len;
   }
+  const data = Buffer.allocUnsafeSlow(off);
+  scratch.copy(data, 0, 0, off);
   return { first, data, lengths, hashes };
 }
 
 /**
  * The insert transaction for an encoded batch on `db` (in-thread, or on the writer thread). It
  * refuses a batch that does not start at the next index (another writer got there first).
+ *
+ * ONE statement per batch: SQLite cuts the rows out of the batch buffers itself (substr of a BLOB
+ * is a BLOB), driven by a JSON array of each leaf's offset and length, instead of a statement run
+ * (bindings, two Buffer views) per row from JavaScript. Still one row per event, and the insert
+ * trigger still checks every row's index (json_each yields the array in order; were it ever not
+ * to, the trigger would refuse the batch: fail closed, never a misplaced row).
  */
 export function batchInserter(db: Database.Database): (b: EncodedBatch) => void {
   const size = db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_events').pluck();
-  const insert = db.prepare('INSERT INTO audit_events (idx, data, leaf_hash) VALUES (?, ?, ?)');
+  const insert = db.prepare(
+    `INSERT INTO audit_events (idx, data, leaf_hash)
+     SELECT ? + j.key, substr(?, (j.value >> 24) + 1, j.value & 16777215), substr(?, j.key * 32 + 1, 32)
+     FROM json_each(?) AS j`,
+  );
   return writeTx(db, (b: EncodedBatch) => {
     const next = size.get() as number;
     if (next !== b.first) throw new Error(`audit batch starts at index ${b.first} but the ledger is at ${next}`);
+    // Each leaf as offset * 2^24 + length (< 16 MiB each; offsets stay exact integers far beyond any batch).
     let off = 0;
+    let leaves = '[';
     for (let i = 0; i < b.lengths.length; i++) {
-      const start = off + 1; // past the leaf prefix byte
-      const end = start + b.lengths[i]!;
-      insert.run(b.first + i, b.data.subarray(start, end), b.hashes.subarray(i * 32, i * 32 + 32));
-      off = end;
+      const len = b.lengths[i]!;
+      if (len >= 16777216) throw new Error('an audit event is larger than 16 MiB');
+      leaves += (i ? ',' : '') + String((off + 1) * 16777216 + len); // past the leaf prefix byte
+      off += 1 + len;
     }
+    insert.run(b.first, b.data, b.hashes, leaves + ']');
   });
 }
 
