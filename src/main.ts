@@ -209,7 +209,7 @@ export async function createKeywarden(opts: KeywardenOptions): Promise<Keywarden
     });
     // The audit stage: every use-case of these classes records one event, awaited before its result leaves.
     const audit = <T extends object>(target: T, name: string, unauthenticated: Parameters<typeof audited<T>>[3] = {}) =>
-      opts.audit === false ? target : audited(target, ledger, name, unauthenticated, metrics.observeOperation);
+      audited(target, opts.audit === false ? undefined : ledger, name, unauthenticated, metrics.observeOperation);
     const ops = audit(new Ops({ seal, tokens, keys, grants, clock }), 'ops');
     // AWS key policies: explicit Denies checked by the pipeline after authorization (src/auth/key-policy.ts).
     const keyPolicies = new KeyPolicyService({ store: store.keyPolicies, clock, accountId: aws.accountId });

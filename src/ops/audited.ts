@@ -148,11 +148,13 @@ function ledgerFailure(e: unknown): KeywardenError {
 
 /**
  * `target` with every use-case audited into `ledger`. `name` prefixes the fallback operation
- * (`<name>:<method>`) of a use-case refused before the pipeline named its action.
+ * (`<name>:<method>`) of a use-case refused before the pipeline named its action. Without a ledger
+ * (`audit: false`, only to measure the ledger's cost) nothing is recorded, but `observe` is still
+ * told of every use-case, so that a run with the ledger off does the same other work.
  */
 export function audited<T extends object>(
   target: T,
-  ledger: AuditLedger,
+  ledger: AuditLedger | undefined,
   name: string,
   unauthenticated: { [K in keyof T]?: UnauthenticatedSpec } = {},
   observe?: OperationObserver,
@@ -170,6 +172,14 @@ export function audited<T extends object>(
       result = await fn.apply(target, args);
     } catch (e) {
       error = e ?? new Error('use-case threw nothing');
+    }
+    if (ledger === undefined) {
+      if (observe !== undefined) {
+        const code = error === undefined ? null : isKeywardenError(error) ? error.code : 'Internal';
+        observe(facts.action ?? op, code === null ? 'allow' : DENY_CODES.has(code) ? 'deny' : 'error', (performance.now() - started) / 1000);
+      }
+      if (error !== undefined) throw error;
+      return result;
     }
     const event = eventOf(c, facts, op, result, error);
     try {
