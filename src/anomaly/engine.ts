@@ -43,19 +43,12 @@ export function isAlertEvent(e: Pick<AuditEvent, 'operation' | 'principal'>): bo
   return e.operation.startsWith('alert:') || e.principal?.kind === SYSTEM_PRINCIPAL_KIND;
 }
 
-/** The last event time parsed (events of one group commit mostly share their millisecond). */
-let lastTime = { iso: '', ms: NaN };
-
-function timeOf(iso: string): number {
-  if (iso !== lastTime.iso) lastTime = { iso, ms: Date.parse(iso) };
-  return lastTime.ms;
-}
-
-export function observationOf(index: number, e: AuditEvent): Observation {
+/** `time` of an event as epoch ms; `parse` may remember the last one (events of one group commit mostly share their millisecond). */
+export function observationOf(index: number, e: AuditEvent, parse: (iso: string) => number = Date.parse): Observation {
   const items = e.details?.items;
   return {
     index,
-    time: timeOf(e.time),
+    time: parse(e.time),
     principalId: e.principal?.id ?? null,
     principalName: e.principal?.name ?? null,
     principalKind: e.principal?.kind ?? null,
@@ -74,6 +67,11 @@ export class AnomalyEngine {
   #queue: CommittedEvent[] = [];
   #running: Promise<void> | undefined;
   #stats = { observed: 0, ignored: 0, findings: 0, dropped: 0 };
+  #lastTime = { iso: '', ms: NaN };
+  readonly #timeOf = (iso: string): number => {
+    if (iso !== this.#lastTime.iso) this.#lastTime = { iso, ms: Date.parse(iso) };
+    return this.#lastTime.ms;
+  };
 
   constructor(d: AnomalyEngineDeps) {
     this.#d = d;
@@ -128,7 +126,7 @@ export class AnomalyEngine {
             this.#stats.ignored++;
             continue;
           }
-          const o = observationOf(index, event);
+          const o = observationOf(index, event, this.#timeOf);
           if (needsKeyState(o) && this.#d.keyState !== undefined) {
             o.keyState = await this.#d.keyState(o.keyId as string).catch((e: unknown) => {
               this.#d.onError?.(e);
