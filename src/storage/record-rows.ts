@@ -5,7 +5,7 @@
  * (SQLite 0/1, PostgreSQL true/false), read with `flag`.
  */
 import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../auth/principal.model.js';
-import type { UserRecord } from '../auth/user.model.js';
+import type { SessionRecord, UserRecord } from '../auth/user.model.js';
 import type { ApprovalRequest } from '../auth/approval.model.js';
 import type { AccessKeyRecord, AccessKeyStatus } from '../auth/access-key.model.js';
 import type { JobRecord, JobRunStatus } from '../jobs/job.model.js';
@@ -64,6 +64,17 @@ export const userFromRow = (r: Row): UserRecord => ({
   totpPending: (r.totp_pending as Buffer | null) ?? null,
   totpLastStep: (r.totp_last_step as number | null) ?? null,
   mfaEnabledAt: (r.mfa_enabled_at as number | null) ?? null,
+});
+
+/** A user_sessions row (joined reads pass the session's own id and created_at under those names). */
+export const sessionFromRow = (r: Row): SessionRecord => ({
+  id: r.id as string,
+  principalId: r.principal_id as string,
+  tokenHash: r.token_hash as string,
+  createdAt: r.created_at as number,
+  expiresAt: r.expires_at as number,
+  absoluteExpiresAt: r.absolute_expires_at as number,
+  mfaVerifiedAt: (r.mfa_verified_at as number | null) ?? null,
 });
 
 export const approvalRequestFromRow = (r: Row): ApprovalRequest => ({

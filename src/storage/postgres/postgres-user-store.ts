@@ -4,7 +4,7 @@ import type { PrincipalRecord } from '../../auth/principal.model.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { insertPrincipal, principalFromRow } from './postgres-principal-store.js';
 import type { Db } from './db.js';
-import { userFromRow } from '../record-rows.js';
+import { sessionFromRow, userFromRow } from '../record-rows.js';
 
 export class PostgresUserStore implements UserStore {
   constructor(private readonly db: Db) {}
@@ -104,15 +104,7 @@ export class PostgresUserStore implements UserStore {
     );
     if (r === undefined) return undefined;
     return {
-      session: {
-        id: r.s_id as string,
-        principalId: r.principal_id as string,
-        tokenHash: r.token_hash as string,
-        createdAt: r.s_created_at as number,
-        expiresAt: r.expires_at as number,
-        absoluteExpiresAt: r.absolute_expires_at as number,
-        mfaVerifiedAt: (r.mfa_verified_at as number | null) ?? null,
-      },
+      session: sessionFromRow({ ...r, id: r.s_id, created_at: r.s_created_at }),
       principal: principalFromRow(r),
       mfaEnabled: r.mfa_enabled_at !== null,
     };

@@ -8,19 +8,9 @@ import type { PrincipalRecord } from '../../auth/principal.model.js';
 import type { UserStore } from '../../auth/user.store.js';
 import { principalFromRow } from './sqlite-principal-store.js';
 import { writeTx } from './tx.js';
-import { userFromRow } from '../record-rows.js';
+import { sessionFromRow, userFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
-
-const sessionFromRow = (r: Row): SessionRecord => ({
-  id: r.id as string,
-  principalId: r.principal_id as string,
-  tokenHash: r.token_hash as string,
-  createdAt: r.created_at as number,
-  expiresAt: r.expires_at as number,
-  absoluteExpiresAt: r.absolute_expires_at as number,
-  mfaVerifiedAt: (r.mfa_verified_at as number | null) ?? null,
-});
 
 export class SqliteUserStore implements UserStore {
   readonly #db: Database.Database;
