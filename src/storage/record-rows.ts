@@ -10,12 +10,32 @@ import type { ApprovalRequest } from '../auth/approval.model.js';
 import type { AccessKeyRecord, AccessKeyStatus } from '../auth/access-key.model.js';
 import type { JobRecord, JobRunStatus } from '../jobs/job.model.js';
 import type { PolicyDocument, PolicyVersion } from '../policy/policy.model.js';
+import type { SealConfig } from '../seal/seal.model.js';
+import type { TokenRecord } from '../auth/token.model.js';
 
 type Row = Record<string, unknown>;
 
 const flag = (v: unknown): boolean => v === 1 || v === true;
 const json = <T>(v: unknown): T => JSON.parse(v as string) as T;
 const jsonOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v));
+
+export const sealConfigFromRow = (r: Row): SealConfig => ({
+  type: r.type as SealConfig['type'],
+  shares: r.shares as number,
+  threshold: r.threshold as number,
+  wrappedRootKey: r.wrapped_root_key as Buffer,
+  shareDigests: json<string[]>(r.share_digests),
+  shareCheckSalt: r.share_check_salt as Buffer,
+  createdAt: r.created_at as number,
+});
+
+export const tokenFromRow = (r: Row): TokenRecord => ({
+  hash: r.hash as string,
+  accessor: r.accessor as string,
+  kind: r.kind as TokenRecord['kind'],
+  displayName: r.display_name as string,
+  createdAt: r.created_at as number,
+});
 
 /** A principals row (also joined into user rows) as a record. */
 export const principalFromRow = (r: Row): PrincipalRecord => ({

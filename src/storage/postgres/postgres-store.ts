@@ -8,9 +8,7 @@
  */
 import type { KeyStore } from '../../keys/key.store.js';
 import type { SealStore } from '../../seal/seal.store.js';
-import type { SealConfig } from '../../seal/seal.model.js';
 import type { TokenStore } from '../../auth/token.store.js';
-import type { TokenRecord } from '../../auth/token.model.js';
 import type { JobStore } from '../../jobs/job.store.js';
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { AuditSearch, AuditStore } from '../../audit/audit.store.js';
@@ -20,7 +18,7 @@ import type { PolicyStore } from '../../policy/policy.store.js';
 import type { AccessKeyStore } from '../../auth/access-key.model.js';
 import type { KeyPolicyStore } from '../../auth/key-policy.js';
 import type { Store } from '../store.js';
-import { Db, type Row } from './db.js';
+import { Db } from './db.js';
 import { applyPgMigrations } from './migrations.js';
 import { postgresRestore, postgresSnapshot } from './postgres-snapshot.js';
 import type { Snapshot, SnapshotChunk } from '../snapshot.js';
@@ -36,6 +34,7 @@ import { PostgresIncidentStore } from './postgres-incident-store.js';
 import type { KeyCanaryStore } from '../../keys/canary.js';
 import { PostgresCanaryStore } from './postgres-canary-store.js';
 import { PostgresAccessKeyStore, PostgresApprovalStore, PostgresJobStore, PostgresKeyPolicyStore, PostgresPolicyStore } from './postgres-other-stores.js';
+import { sealConfigFromRow, tokenFromRow } from '../record-rows.js';
 
 export interface PostgresConfig {
   /** postgres://user:password@host:port/database (libpq URL parameters such as sslmode apply). */
@@ -53,14 +52,6 @@ export function redactUrl(url: string): string {
     return 'postgres://(unparseable url)';
   }
 }
-
-const tokenFromRow = (row: Row): TokenRecord => ({
-  hash: row.hash as string,
-  accessor: row.accessor as string,
-  kind: row.kind as TokenRecord['kind'],
-  displayName: row.display_name as string,
-  createdAt: row.created_at as number,
-});
 
 export class PostgresStore implements Store {
   readonly keys: KeyStore;
@@ -107,16 +98,7 @@ export class PostgresStore implements Store {
     this.seal = {
       getSealConfig: async () => {
         const row = await db.row('SELECT * FROM seal_config WHERE id = 1');
-        if (row === undefined) return undefined;
-        return {
-          type: row.type as SealConfig['type'],
-          shares: row.shares as number,
-          threshold: row.threshold as number,
-          wrappedRootKey: row.wrapped_root_key as Buffer,
-          shareDigests: JSON.parse(row.share_digests as string) as string[],
-          shareCheckSalt: row.share_check_salt as Buffer,
-          createdAt: row.created_at as number,
-        };
+        return row && sealConfigFromRow(row);
       },
       createSealConfig: async (c) =>
         (await db.changes(

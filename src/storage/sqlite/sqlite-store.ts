@@ -6,12 +6,9 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KeywardenError } from '../../errors/catalog.js';
 import type { KeyStore } from '../../keys/key.store.js';
 import type { SealStore } from '../../seal/seal.store.js';
-import type { SealConfig } from '../../seal/seal.model.js';
 import type { TokenStore } from '../../auth/token.store.js';
-import type { TokenRecord } from '../../auth/token.model.js';
 import type { Store } from '../store.js';
 import { SQLITE_MIGRATIONS, type Migration } from './migrations.js';
 import { SqliteKeyStore } from './sqlite-key-store.js';
@@ -41,6 +38,7 @@ import { SqliteCanaryStore } from './sqlite-canary-store.js';
 import { sqliteRestore, sqliteSnapshot } from './sqlite-snapshot.js';
 import type { Snapshot, SnapshotChunk } from '../snapshot.js';
 import { SqliteCluster } from './sqlite-cluster.js';
+import { sealConfigFromRow, tokenFromRow } from '../record-rows.js';
 
 type Row = Record<string, unknown>;
 
@@ -140,16 +138,7 @@ export class SqliteStore implements Store {
     this.seal = {
       getSealConfig: async () => {
         const row = q.getSeal.get() as Row | undefined;
-        if (row === undefined) return undefined;
-        return {
-          type: row.type as SealConfig['type'],
-          shares: row.shares as number,
-          threshold: row.threshold as number,
-          wrappedRootKey: row.wrapped_root_key as Buffer,
-          shareDigests: JSON.parse(row.share_digests as string) as string[],
-          shareCheckSalt: row.share_check_salt as Buffer,
-          createdAt: row.created_at as number,
-        };
+        return row && sealConfigFromRow(row);
       },
       createSealConfig: async (c) =>
         q.insertSeal.run({ ...c, shareDigests: JSON.stringify(c.shareDigests) }).changes === 1,
@@ -163,14 +152,7 @@ export class SqliteStore implements Store {
       },
       findTokenByHash: async (hash) => {
         const row = q.getToken.get(hash) as Row | undefined;
-        if (row === undefined) return undefined;
-        return {
-          hash: row.hash as string,
-          accessor: row.accessor as string,
-          kind: row.kind as TokenRecord['kind'],
-          displayName: row.display_name as string,
-          createdAt: row.created_at as number,
-        };
+        return row && tokenFromRow(row);
       },
       findTokenByAccessor: async (accessor) => {
         const row = q.getTokenByAccessor.get(accessor) as Row | undefined;
