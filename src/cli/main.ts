@@ -87,6 +87,12 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns its exit status. */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  // A reader that stops early (`keywarden ... | head`) closes the pipe: that ends the output, like
+  // any Unix tool, instead of crashing with an unhandled EPIPE.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

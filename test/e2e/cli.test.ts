@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INVALID_CIPHERTEXT_MESSAGE } from '../../src/errors/catalog.js';
-import { type DevServer, type RunOptions, fails, json, ok, runCli, startDevServer, text } from './helpers.js';
+import { type DevServer, type RunOptions, fails, json, ok, runCli, runCliIntoClosedPipe, startDevServer, text } from './helpers.js';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
@@ -27,6 +27,12 @@ async function closedPort(): Promise<number> {
   await new Promise((resolve) => srv.close(resolve));
   return port;
 }
+
+test('output into a pipe its reader has closed (`keywarden ... | head`) ends quietly, not with an EPIPE crash', async () => {
+  const r = await runCliIntoClosedPipe(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/);
+});
 
 describe('keywarden CLI against a dev server', () => {
   let server: DevServer;

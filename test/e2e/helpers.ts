@@ -127,6 +127,18 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
   });
 }
 
+/** Runs the CLI with its stdout pipe closed before it writes (a reader that stopped: `keywarden ... | head`). */
+export function runCliIntoClosedPipe(args: string[], opts: RunOptions = {}): Promise<{ code: number | null; stderr: string }> {
+  const proc = spawn(process.execPath, [...CLI_ARGS, ...args], { cwd: REPO_ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.destroy();
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stderr }));
+  });
+}
+
 /** A JSON request to a test server; `status` and parsed `json` of the answer. */
 export async function api(address: string, token: string | null, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(address + path, {
