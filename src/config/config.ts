@@ -143,8 +143,24 @@ export function loadConfig(file: string): ServerConfig {
   return validateConfig(raw, dirname(resolve(file)));
 }
 
+/**
+ * `storage: { postgres: { url, pool } }` (or `{ sqlite: { path } }`), the shape the roadmap names,
+ * is the same as `storage: { type: postgres, url, pool }`: rewritten to it before validation.
+ */
+function normalizeStorage(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('storage' in raw)) return raw;
+  const storage = (raw as { storage: unknown }).storage;
+  if (typeof storage !== 'object' || storage === null || 'type' in storage) return raw;
+  const keys = Object.keys(storage);
+  const only = keys.length === 1 ? keys[0] : undefined;
+  if (only !== 'postgres' && only !== 'sqlite') return raw;
+  const inner = (storage as Record<string, unknown>)[only];
+  if (typeof inner !== 'object' || inner === null) return raw;
+  return { ...raw, storage: { type: only, ...inner } };
+}
+
 export function validateConfig(raw: unknown, baseDir: string): ServerConfig {
-  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(normalizeStorage(raw) ?? {}));
   const first = [...Value.Errors(ConfigSchema, withDefaults)][0];
   if (first) {
     const where = first.path ? first.path.slice(1).replace(/\//g, '.') : '(top level)';

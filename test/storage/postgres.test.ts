@@ -167,6 +167,10 @@ test('config: storage.type postgres with url and pool.max; a bad one is refused 
   const url = 'postgres://kw:s3cret@db.internal:5432/keywarden';
   const c = validateConfig({ ...base, storage: { type: 'postgres', url, pool: { max: 20 } } }, '/etc/keywarden');
   assert.deepEqual(c.storage, { type: 'postgres', url, pool: { max: 20 } });
+  // The roadmap's shape, storage: { postgres: { url, pool } }, means the same (and { sqlite: { path } }).
+  assert.deepEqual(validateConfig({ ...base, storage: { postgres: { url, pool: { max: 20 } } } }, '/etc/keywarden').storage, c.storage);
+  assert.deepEqual(validateConfig({ ...base, storage: { sqlite: { path: 'kw.db' } } }, '/etc/keywarden').storage, { type: 'sqlite', path: '/etc/keywarden/kw.db' });
+  assert.throws(() => validateConfig({ ...base, storage: { postgres: { url, path: 'x' } } }, '/'), (e: Error) => e instanceof ConfigError && /storage/.test(e.message));
   for (const storage of [
     { type: 'postgres', url: 'mysql://kw:s3cret@h/db' },
     { type: 'postgres', url, pool: { max: 0 } },
