@@ -318,7 +318,8 @@ describe('automatic responses (config anomaly.responses)', () => {
       const login = await h.req('POST', '/v1/auth/login', { username: 'ann', password: 'correct horse battery' }, null);
       const session = login.json.token as string;
       assert.equal((await h.req('GET', '/v1/keys', undefined, session)).status, 200);
-      for (let i = 0; i < 20; i++) assert.equal((await h.req('POST', '/v1/keys', { description: 'x' }, session, '10.0.0.5')).status, 403);
+      // Denied (403) until the automatic response lands, which may be mid-burst (detection runs beside the requests): then 401.
+      for (let i = 0; i < 20; i++) assert.ok([401, 403].includes((await h.req('POST', '/v1/keys', { description: 'x' }, session, '10.0.0.5')).status));
       await h.kw.settleAlerts();
       assertError(await h.req('GET', '/v1/keys', undefined, session), 401, 'Unauthenticated', 'The session token is not valid or has expired');
       const alerts = (await h.req('GET', '/v1/alerts?principal=ann')).json.alerts;
@@ -340,7 +341,8 @@ describe('automatic responses (config anomaly.responses)', () => {
     const h = await start({ responses: { probing: ['suspend-token'] } });
     try {
       const app = await h.account('app-1', ['application']);
-      for (let i = 0; i < 20; i++) assert.equal((await h.req('POST', '/v1/keys', { description: 'x' }, app, '10.0.0.6')).status, 403);
+      // Denied (403) until the automatic response lands, which may be mid-burst (detection runs beside the requests): then 401.
+      for (let i = 0; i < 20; i++) assert.ok([401, 403].includes((await h.req('POST', '/v1/keys', { description: 'x' }, app, '10.0.0.6')).status));
       await h.kw.settleAlerts();
       assertError(await h.req('POST', '/v1/random', { bytes: 16 }, app), 401, 'Unauthenticated', 'The access token is not valid or has expired');
       const p = (await h.req('GET', '/v1/principals')).json.principals.find((x: any) => x.name === 'app-1');
@@ -381,8 +383,11 @@ describe('automatic responses (config anomaly.responses)', () => {
       const { key, app } = await keyAndApp(h);
       await spike(h, app, key);
       assert.equal((await h.req('GET', `/v1/keys/${key}`)).json.key.state, 'Disabled');
-      const a = (await h.req('GET', `/v1/alerts?key=${key}`)).json.alerts[0];
-      assert.equal(a.detector, 'rate-spike');
+      // Calls of the burst that reach the key after its disable raise inactive-key-use too (timing): pick the spike's alert.
+      const alerts = (await h.req('GET', `/v1/alerts?key=${key}`)).json.alerts as any[];
+      assert.ok(alerts.every((x) => x.detector === 'rate-spike' || x.detector === 'inactive-key-use'), JSON.stringify(alerts.map((x) => x.detector)));
+      const a = alerts.find((x) => x.detector === 'rate-spike');
+      assert.ok(a, 'a rate-spike alert');
       assert.deepEqual(a.responses.map((r: any) => [r.kind, r.status, r.detail]), [['disable-key', 'done', `disabled key ${key} pending review (enable it with keywarden key enable)`]]);
       const e = (await h.req('GET', `/v1/audit/events?operation=alert:response&key=${key}`)).json.events;
       assert.equal(e.length, 1);
