@@ -4,6 +4,7 @@
  * serves SQLite and PostgreSQL (key rows: key-rows.ts). The only backend difference is booleans
  * (SQLite 0/1, PostgreSQL true/false), read with `flag`.
  */
+import type { ClientKeyRecord } from '../auth/client-assertion.js';
 import type { ClientCredential, GrantConditions, GrantOperation, GrantRecord, PrincipalKind, PrincipalRecord, Role, TokenSigningKeyRecord } from '../auth/principal.model.js';
 import type { SessionRecord, UserRecord } from '../auth/user.model.js';
 import type { ApprovalRequest } from '../auth/approval.model.js';
@@ -73,6 +74,15 @@ export const signingKeyFromRow = (r: Row): TokenSigningKeyRecord => ({
   kid: r.kid as string,
   wrappedPrivateKey: r.wrapped_private_key as Buffer,
   publicKey: r.public_key as Buffer,
+  createdAt: r.created_at as number,
+});
+
+export const clientKeyFromRow = (r: Row): ClientKeyRecord => ({
+  id: r.id as string,
+  principalId: r.principal_id as string,
+  alg: r.alg as ClientKeyRecord['alg'],
+  publicKey: r.public_key as Buffer,
+  fingerprint: r.fingerprint as string,
   createdAt: r.created_at as number,
 });
 

@@ -3,7 +3,7 @@ import type { ClientCredential, GrantRecord, PrincipalRecord, Role, TokenSigning
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { ClientKeyRecord } from '../../auth/client-assertion.js';
 import type { Db, Queryable } from './db.js';
-import { grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
+import { clientKeyFromRow, grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
 
 export { principalFromRow };
 
@@ -153,16 +153,7 @@ export class PostgresPrincipalStore implements PrincipalStore {
   }
 
   async listClientKeys(principalId: string) {
-    return (await this.db.rows('SELECT * FROM client_keys WHERE principal_id = $1 ORDER BY created_at, seq', [principalId])).map(
-      (r): ClientKeyRecord => ({
-        id: r.id as string,
-        principalId: r.principal_id as string,
-        alg: r.alg as ClientKeyRecord['alg'],
-        publicKey: r.public_key as Buffer,
-        fingerprint: r.fingerprint as string,
-        createdAt: r.created_at as number,
-      }),
-    );
+    return (await this.db.rows('SELECT * FROM client_keys WHERE principal_id = $1 ORDER BY created_at, seq', [principalId])).map(clientKeyFromRow);
   }
 
   async deleteClientKey(principalId: string, id: string) {

@@ -7,7 +7,7 @@ import type { ClientCredential, GrantRecord, PrincipalRecord, Role, TokenSigning
 import type { PrincipalStore } from '../../auth/principal.store.js';
 import type { ClientKeyRecord } from '../../auth/client-assertion.js';
 import { writeTx } from './tx.js';
-import { credentialFromRow, grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
+import { clientKeyFromRow, credentialFromRow, grantFromRow, principalFromRow, signingKeyFromRow } from '../record-rows.js';
 
 export { principalFromRow };
 
@@ -200,16 +200,7 @@ export class SqlitePrincipalStore implements PrincipalStore {
   }
 
   async listClientKeys(principalId: string) {
-    return (this.#clientKeyQueries.list.all(principalId) as Row[]).map(
-      (r): ClientKeyRecord => ({
-        id: r.id as string,
-        principalId: r.principal_id as string,
-        alg: r.alg as ClientKeyRecord['alg'],
-        publicKey: r.public_key as Buffer,
-        fingerprint: r.fingerprint as string,
-        createdAt: r.created_at as number,
-      }),
-    );
+    return (this.#clientKeyQueries.list.all(principalId) as Row[]).map(clientKeyFromRow);
   }
 
   async deleteClientKey(principalId: string, id: string) {
